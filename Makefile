@@ -1,0 +1,131 @@
+# wirewatch — one non-recursive Makefile. Each folder adds its sources in module.mk.
+#
+#   make            release build: build/wirewatch
+#   make run        install deps, build, capture on this host, records to stdout
+#   make test       install deps, build, run every suite (unit, asan unit, integration, fuzz smoke)
+#   make bench      print throughput figures (never asserted)
+#   make deps       apt-get the Debian packages the project needs (only the missing ones)
+#   make VARIANT=debug|asan|fuzz ...   other build variants in build/<variant>/
+#   make format-check / make format    clang-format over every C file
+#   V=1 shows every command.
+
+.DELETE_ON_ERROR:
+.SUFFIXES:
+MAKEFLAGS += --no-builtin-rules
+
+VARIANT ?= release
+BUILD := build/$(VARIANT)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+CC := gcc
+ifeq ($(VARIANT),fuzz)
+CC := clang
+endif
+
+CPPFLAGS := -I. -Iruntime -Iparsers -I$(BUILD) -D_GNU_SOURCE -DWIREWATCH_VERSION='"$(WIREWATCH_VERSION)"'
+CFLAGS := -std=c11 -Wall -Wextra -Werror -pthread -MMD -MP -fno-strict-aliasing
+LDFLAGS := -pthread
+LDLIBS := -lbpf -lelf -lz -luring -lck -lyaml -lmicrohttpd -lpcap -lxxhash -lm
+MALLOC_LIB := -ljemalloc
+
+ifeq ($(VARIANT),release)
+CFLAGS += -O2 -g
+else ifeq ($(VARIANT),debug)
+CFLAGS += -O0 -g3
+else ifeq ($(VARIANT),asan)
+CFLAGS += -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+MALLOC_LIB :=
+else ifeq ($(VARIANT),fuzz)
+CFLAGS += -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=address,undefined
+MALLOC_LIB :=
+else
+$(error unknown VARIANT '$(VARIANT)': release, debug, asan or fuzz)
+endif
+
+WIREWATCH_VERSION := 0.1.0
+
+# Filled by the module.mk files.
+LIB_SRCS :=       # everything linked into the daemon except main
+MAIN_SRCS :=      # the daemon's main
+UNIT_TESTS :=     # tests/unit/test_*.c, one cmocka binary each
+FUZZ_TARGETS :=   # tests/fuzz/fuzz_*.c, one libFuzzer binary each
+BENCH_SRCS :=     # bench/*.c, one binary each
+GENERATED :=      # headers generated before any C file is compiled
+
+include runtime/module.mk parsers/module.mk bpf/module.mk pii/module.mk
+include tests/module.mk bench/module.mk
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+MAIN_OBJS := $(MAIN_SRCS:%.c=$(BUILD)/%.o)
+LIB := $(BUILD)/libwirewatch.a
+BIN := $(BUILD)/wirewatch
+UNIT_BINS := $(UNIT_TESTS:%.c=$(BUILD)/%)
+FUZZ_BINS := $(FUZZ_TARGETS:%.c=$(BUILD)/%)
+BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+
+.PHONY: all deps run test unit bench fuzz format format-check clean
+all: $(BIN) $(if $(filter release,$(VARIANT)),build/wirewatch)
+
+build/wirewatch: $(BIN)
+	$(Q)ln -sf release/wirewatch $@
+
+$(BUILD)/%.o: %.c | $(GENERATED)
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BIN): $(MAIN_OBJS) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJS) $(LIB) $(LDLIBS) $(MALLOC_LIB)
+
+$(UNIT_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+
+$(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(MALLOC_LIB)
+
+$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+
+unit: $(UNIT_BINS)
+fuzz: $(FUZZ_BINS)
+
+deps:
+	$(Q)./tools/deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	./build/wirewatch $(ARGS)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=release all unit $(BENCH_BINS:$(BUILD)/%=build/release/%)
+	$(Q)$(MAKE) --no-print-directory VARIANT=asan all unit
+	$(Q)$(MAKE) --no-print-directory VARIANT=fuzz fuzz
+	$(Q)./tests/run.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory VARIANT=release all $(BENCH_BINS)
+	$(Q)./bench/run.sh
+
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null | grep -v '^build/')
+format:
+	$(Q)clang-format -i $(C_FILES)
+format-check:
+	$(Q)clang-format --dry-run --Werror $(C_FILES) && echo "format-check: ok"
+
+clean:
+	rm -rf build
+
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(MAIN_OBJS)) $(patsubst %,%.d,$(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS))

@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Kernel side of the eBPF source: every byte a process moves through a socket, as events in
+ * per-CPU ring buffers (events.h), keyed by tgid << 32 | fd.
+ *
+ * Only syscall tracepoints (kprobes and fentry are not available on the hosts we run on).
+ * Each traced syscall has an enter program that decides from the kernel file whether the fd
+ * is a socket we follow and saves the arguments per thread, and an exit program that reports
+ * only what really moved (the return value). The connection state (generation, role,
+ * addresses, per-direction byte offsets) lives in the `conns` map.
+ *
+ * Role of a connection: connect() = client, accept() = server. A socket first seen at a
+ * read/write (it existed before we started, or came from a path we do not trace) is a server
+ * when its local port is a listening TCP port (`listen_ports`: filled from /proc/net/tcp{,6}
+ * by the loader and by listen() here), a client when the peer port is one, else the side with
+ * the smaller port is taken as the server (ephemeral ports are the high ones).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_* and ringbuf helpers are GPL-only */
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define SOCK_SEQPACKET 5
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define EINPROGRESS 115
+
+/* enum dir and enum conn_role of runtime/chunk.h */
+#define DIR_REQUEST 0
+#define DIR_RESPONSE 1
+#define ROLE_UNKNOWN 0
+#define ROLE_CLIENT 1
+#define ROLE_SERVER 2
+
+/* Set by the loader before load; read-only for the programs. */
+const volatile __u32 self_tgid = 0;        /* wirewatch itself: never traced */
+const volatile __u32 target_tgid = 0;      /* 0 = every process */
+const volatile __u32 capture_bytes = 16384; /* payload bytes per event, <= WW_CAPTURE_MAX */
+const volatile __u64 wakeup_bytes = 0;     /* ring fill that wakes the reader; 0 = every event */
+const volatile bool capture_unix = true;   /* follow AF_UNIX sockets too */
+
+/* Source of connection generations, shared by all CPUs (atomic add). */
+__u64 next_generation = 0;
+
+enum sc_op {
+	SC_READ = 1, /* read, recvfrom: one buffer */
+	SC_WRITE,    /* write, sendto */
+	SC_READV,    /* readv: iovec array */
+	SC_WRITEV,   /* writev */
+	SC_RECVMSG,  /* recvmsg: struct user_msghdr */
+	SC_SENDMSG,  /* sendmsg */
+	SC_RECVMMSG, /* recvmmsg: struct mmsghdr array, ret = messages */
+	SC_SENDMMSG, /* sendmmsg */
+	SC_SENDFILE, /* sendfile to a socket: bytes only */
+	SC_CONNECT,
+	SC_ACCEPT,
+	SC_LISTEN,
+	SC_CLOSE,
+};
+
+/* A syscall in flight, saved at enter for its exit (owner: the thread, key pid_tgid). */
+struct args {
+	__u64 sk;   /* struct sock * of fd at enter */
+	__u64 buf;  /* buffer, iovec array, msghdr or mmsghdr array (user pointer) */
+	__u64 addr; /* sockaddr of sendto/recvfrom (user pointer), 0 when none */
+	__u32 fd;
+	__u32 cnt; /* iovcnt */
+	__u16 family;
+	__u16 type;
+	__u8 op;
+	__u8 pad[3];
+};
+
+/*
+ * A followed socket, key tgid << 32 | fd. Written by whichever CPU runs a syscall on it;
+ * byte counters are atomic adds, the rest is written when the entry is created and only read
+ * afterwards. LRU: entries of processes that exit without close() age out.
+ */
+struct conn {
+	__u64 sk;       /* the kernel socket: a different one on the same key is a new connection */
+	__u64 bytes[2]; /* per direction (enum dir), bytes seen so far */
+	__u32 generation;
+	__u8 role;
+	__u8 flags; /* WW_F_UDP, WW_F_UNIX */
+	__u16 sotype;
+	struct ww_endpoint local;
+	struct ww_endpoint remote;
+};
+
+struct scratch {
+	struct ww_event ev;
+	/* twice the budget: lets the verifier prove offset + size in bounds for iovec reads */
+	__u8 data[2 * WW_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* possible CPUs, set by the loader */
+	__type(key, __u32);
+	__array(values, struct {
+		__uint(type, BPF_MAP_TYPE_RINGBUF);
+		__uint(max_entries, 256 * 1024); /* ring_bytes, set by the loader */
+	});
+} rings SEC(".maps");
+
+/*
+ * Event assembly area, one per CPU. A plain array indexed by CPU rather than a per-CPU array
+ * because per-CPU values are limited to 32 KiB. Syscall tracepoint programs run with
+ * preemption disabled, so a CPU's slot is never used by two programs at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1); /* possible CPUs, set by the loader */
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct args);
+} inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 131072);
+	__type(key, __u64);
+	__type(value, struct conn);
+} conns SEC(".maps");
+
+/* TCP ports something listens on (host order); value unused. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u16);
+	__type(value, __u8);
+} listen_ports SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, WW_DROP_NR);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+static __always_inline void drop_count(__u32 what)
+{
+	__u64 *v = bpf_map_lookup_elem(&drops, &what);
+
+	if (v)
+		*v += 1; /* per-CPU slot, preemption disabled: no atomic needed */
+}
+
+static __always_inline bool tgid_traced(__u32 tgid)
+{
+	if (tgid == self_tgid)
+		return false;
+	return !target_tgid || tgid == target_tgid;
+}
+
+/*
+ * The socket behind fd in the current task, or NULL when fd is not a socket of a family and
+ * type we follow. Decided from the kernel file: S_ISSOCK on its inode, then the struct socket
+ * in private_data (kallsyms-free alternative to comparing f_op with socket_file_ops).
+ */
+static __always_inline struct sock *fd_sock(__u32 fd, __u16 *family, __u16 *type)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **fds;
+	struct file *file = NULL;
+	struct socket *sock;
+	struct sock *sk;
+	umode_t mode;
+
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	sk = BPF_CORE_READ(sock, sk);
+	if (!sk)
+		return NULL;
+	*type = BPF_CORE_READ(sock, type);
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if (*type != SOCK_STREAM && *type != SOCK_DGRAM && *type != SOCK_SEQPACKET)
+		return NULL;
+	if (*family == AF_INET || *family == AF_INET6)
+		return sk;
+	if (*family == AF_UNIX && capture_unix)
+		return sk;
+	return NULL;
+}
+
+static __always_inline void sk_endpoints(struct sock *sk, __u16 family, struct ww_endpoint *local,
+					 struct ww_endpoint *remote)
+{
+	local->family = family;
+	remote->family = family;
+	if (family == AF_INET) {
+		bpf_core_read(local->addr, 4, &sk->__sk_common.skc_rcv_saddr);
+		bpf_core_read(remote->addr, 4, &sk->__sk_common.skc_daddr);
+	} else if (family == AF_INET6) {
+		bpf_core_read(local->addr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(remote->addr, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		return; /* AF_UNIX: no ports, the path is not read */
+	}
+	local->port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	remote->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+/* Peer address from a user sockaddr (datagram sockets); leaves ep alone when unusable. */
+static __always_inline void sockaddr_peer(__u64 uaddr, struct ww_endpoint *ep)
+{
+	struct sockaddr_in6 sa6 = {};
+
+	if (!uaddr)
+		return;
+	/* read the short form first: the buffer may be a 16-byte sockaddr_in at a page end */
+	if (bpf_probe_read_user(&sa6, sizeof(struct sockaddr_in), (void *)uaddr))
+		return;
+	if (sa6.sin6_family == AF_INET) {
+		struct sockaddr_in *sa4 = (struct sockaddr_in *)&sa6;
+
+		ep->family = AF_INET;
+		ep->port = bpf_ntohs(sa4->sin_port);
+		__builtin_memset(ep->addr, 0, sizeof(ep->addr));
+		__builtin_memcpy(ep->addr, &sa4->sin_addr, 4);
+	} else if (sa6.sin6_family == AF_INET6) {
+		if (bpf_probe_read_user(&sa6, sizeof(sa6), (void *)uaddr))
+			return;
+		ep->family = AF_INET6;
+		ep->port = bpf_ntohs(sa6.sin6_port);
+		__builtin_memcpy(ep->addr, &sa6.sin6_addr, 16);
+	}
+}
+
+static __always_inline __u8 role_infer(__u16 local_port, __u16 remote_port, __u16 sotype)
+{
+	bool local_listens, remote_listens;
+
+	if (!local_port || !remote_port)
+		return ROLE_UNKNOWN;
+	if (sotype == SOCK_STREAM) {
+		local_listens = bpf_map_lookup_elem(&listen_ports, &local_port) != NULL;
+		remote_listens = bpf_map_lookup_elem(&listen_ports, &remote_port) != NULL;
+		if (local_listens != remote_listens)
+			return local_listens ? ROLE_SERVER : ROLE_CLIENT;
+	}
+	return local_port < remote_port ? ROLE_SERVER : ROLE_CLIENT;
+}
+
+/* Unknown role is oriented like a client: what the traced process writes is the request. */
+static __always_inline __u8 dir_of(__u8 role, bool is_read)
+{
+	if (role == ROLE_SERVER)
+		return is_read ? DIR_REQUEST : DIR_RESPONSE;
+	return is_read ? DIR_RESPONSE : DIR_REQUEST;
+}
+
+static __always_inline bool op_is_read(__u8 op)
+{
+	return op == SC_READ || op == SC_READV || op == SC_RECVMSG || op == SC_RECVMMSG;
+}
+
+/* Puts a finished event in this CPU's ring; wakes the reader only past wakeup_bytes. */
+static __always_inline void ring_put(void *data, __u64 size)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	void *rb = bpf_map_lookup_elem(&rings, &cpu);
+	__u64 flags = BPF_RB_NO_WAKEUP;
+
+	if (!rb) {
+		drop_count(WW_DROP_NO_RING);
+		return;
+	}
+	if (bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) + size >= wakeup_bytes)
+		flags = BPF_RB_FORCE_WAKEUP;
+	if (bpf_ringbuf_output(rb, data, size, flags))
+		drop_count(WW_DROP_RING_FULL);
+}
+
+static __always_inline void event_head(struct ww_event *ev, __u64 key, const struct conn *c,
+				       __u8 kind, __u8 dir, const struct ww_endpoint *remote)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	const struct ww_endpoint *local = &c->local;
+
+	ev->conn_key = key;
+	ev->ts_ns = bpf_ktime_get_ns();
+	ev->offset = 0;
+	ev->generation = c->generation;
+	ev->len = 0;
+	ev->len_true = 0;
+	ev->pid = key >> 32;
+	ev->kind = kind;
+	ev->dir = dir;
+	ev->role = c->role;
+	ev->flags = c->flags;
+	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	/* the process's name, not the thread's: a server's worker threads have their own */
+	bpf_core_read_str(ev->comm, sizeof(ev->comm), &leader->comm);
+	if (c->role == ROLE_SERVER) {
+		ev->src = *remote;
+		ev->dst = *local;
+	} else {
+		ev->src = *local;
+		ev->dst = *remote;
+	}
+}
+
+static __noinline void emit_state(__u64 key, const struct conn *c, __u8 kind)
+{
+	struct ww_event ev = {};
+
+	event_head(&ev, key, c, kind, DIR_REQUEST, &c->remote);
+	ring_put(&ev, sizeof(ev));
+}
+
+/* Where the bytes of one message are, and who the datagram peer was (family 0: none). */
+struct io {
+	__u64 buf; /* one buffer, or 0 */
+	__u64 iov; /* iovec array, or 0 */
+	__u32 cnt;
+	__u8 no_payload; /* bytes moved, content not capturable (sendfile) */
+	__u8 pad[3];
+	struct ww_endpoint peer;
+};
+
+/*
+ * A new connection on key: replaces (and closes) whatever was there, emits OPEN. An
+ * unconnected datagram socket has no remote end of its own: peer (the first message's) stands
+ * in for the role decision.
+ */
+static __noinline struct conn *conn_open(__u64 key, const struct args *a, __u8 role,
+					 const struct ww_endpoint *peer)
+{
+	struct sock *sk = (struct sock *)a->sk;
+	__u16 family = a->family;
+	__u16 sotype = a->type;
+	struct conn *old = bpf_map_lookup_elem(&conns, &key);
+	struct conn c = {};
+	__u16 remote_port;
+
+	if (old)
+		emit_state(key, old, WW_KIND_CLOSE); /* its close() was not seen (dup2, exec, ...) */
+	c.sk = (__u64)sk;
+	c.generation = (__u32)__sync_fetch_and_add(&next_generation, 1) + 1;
+	c.sotype = sotype;
+	if (family == AF_UNIX)
+		c.flags |= WW_F_UNIX;
+	else if (sotype == SOCK_DGRAM)
+		c.flags |= WW_F_UDP;
+	sk_endpoints(sk, family, &c.local, &c.remote);
+	remote_port = c.remote.port ? c.remote.port : peer->port;
+	c.role = role != ROLE_UNKNOWN ? role : role_infer(c.local.port, remote_port, sotype);
+	if (bpf_map_update_elem(&conns, &key, &c, BPF_ANY)) {
+		drop_count(WW_DROP_CONN_FULL);
+		return NULL;
+	}
+	old = bpf_map_lookup_elem(&conns, &key);
+	if (old)
+		emit_state(key, old, WW_KIND_OPEN);
+	return old;
+}
+
+/* The connection on key for the socket saved in a, created (first sight) when missing or stale. */
+static __always_inline struct conn *conn_get(__u64 key, const struct args *a,
+					     const struct ww_endpoint *peer)
+{
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+
+	if (c && c->sk == a->sk)
+		return c;
+	return conn_open(key, a, ROLE_UNKNOWN, peer);
+}
+
+/*
+ * Copies up to budget bytes from an iovec array into data[]; returns the bytes copied or -1
+ * when user memory could not be read.
+ */
+static __always_inline long iov_copy(__u8 *data, const struct iovec *uiov, __u32 cnt, __u32 budget)
+{
+	__u32 copied = 0;
+	__u32 i;
+
+	for (i = 0; i < WW_IOV_MAX; i++) {
+		struct iovec iov;
+		__u64 n;
+		__u32 off;
+
+		if (i >= cnt || copied >= budget)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), &uiov[i]))
+			return -1;
+		n = iov.iov_len;
+		if (n > budget - copied)
+			n = budget - copied;
+		if (!n)
+			continue;
+		off = copied;
+		/* both always hold (copied < budget <= WW_CAPTURE_MAX); said for the verifier */
+		barrier_var(off);
+		off &= WW_CAPTURE_MAX - 1;
+		barrier_var(n);
+		if (n > WW_CAPTURE_MAX)
+			n = WW_CAPTURE_MAX;
+		if (bpf_probe_read_user(data + off, n, iov.iov_base))
+			return -1;
+		copied += n;
+	}
+	if (i == WW_IOV_MAX && i < cnt && copied < budget)
+		drop_count(WW_DROP_IOV_CUT);
+	return copied;
+}
+
+/*
+ * One DATA (or GAP) event for len_true bytes that moved on c: payload from io->buf (one
+ * buffer) or io->iov (iovec array), none for no_payload, a GAP when neither is readable.
+ * io->peer, when set, is the remote end of this datagram.
+ */
+static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const struct io *io,
+				 __u32 len_true)
+{
+	const struct ww_endpoint *remote = io->peer.family ? &io->peer : &c->remote;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	__u8 dir = dir_of(c->role, is_read);
+	__u32 budget = capture_bytes;
+	long len = 0;
+
+	if (!s)
+		return;
+	event_head(&s->ev, key, c, WW_KIND_DATA, dir, remote);
+	s->ev.len_true = len_true;
+	s->ev.offset = __sync_fetch_and_add(&c->bytes[dir & 1], len_true);
+	if (budget > WW_CAPTURE_MAX)
+		budget = WW_CAPTURE_MAX;
+	if (budget > len_true)
+		budget = len_true;
+	if (io->no_payload) {
+		s->ev.flags |= WW_F_NO_PAYLOAD;
+	} else if (io->iov) {
+		len = iov_copy(s->data, (const struct iovec *)io->iov, io->cnt, budget);
+	} else if (io->buf) {
+		len = budget;
+		barrier_var(len);
+		if (len > WW_CAPTURE_MAX)
+			len = WW_CAPTURE_MAX;
+		if (len > 0 && bpf_probe_read_user(s->data, len, (void *)io->buf))
+			len = -1;
+	} else {
+		len = -1;
+	}
+	if (len < 0) {
+		/* the bytes moved but are not readable now (page not present): say so exactly */
+		drop_count(WW_DROP_READ_FAIL);
+		s->ev.kind = WW_KIND_GAP;
+		len = 0;
+	} else if (!io->no_payload && len < len_true) {
+		s->ev.flags |= WW_F_TRUNCATED;
+	}
+	barrier_var(len);
+	if (len > WW_CAPTURE_MAX)
+		len = WW_CAPTURE_MAX;
+	s->ev.len = len;
+	ring_put(s, sizeof(s->ev) + len);
+}
+
+/* ---- enter: filter and save the arguments ---- */
+
+static __always_inline int enter_io(__u32 fd, __u64 buf, __u64 addr, __u32 cnt, __u8 op)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args a = {};
+	struct sock *sk;
+
+	if (!tgid_traced(id >> 32))
+		return 0;
+	sk = fd_sock(fd, &a.family, &a.type);
+	if (!sk)
+		return 0;
+	a.sk = (__u64)sk;
+	a.buf = buf;
+	a.addr = addr;
+	a.fd = fd;
+	a.cnt = cnt;
+	a.op = op;
+	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
+		drop_count(WW_DROP_ARGS_FULL);
+	return 0;
+}
+
+/* Takes (and removes) the saved arguments of this thread's syscall. */
+static __always_inline bool args_take(struct args *out)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct args *a = bpf_map_lookup_elem(&inflight, &id);
+
+	if (!a)
+		return false;
+	*out = *a;
+	bpf_map_delete_elem(&inflight, &id);
+	return true;
+}
+
+static __always_inline __u64 conn_key(__u32 fd)
+{
+	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | fd;
+}
+
+/* ---- exit: report what moved ---- */
+
+static __always_inline void io_from_msghdr(struct io *io, const struct args *a, __u64 umsg)
+{
+	struct user_msghdr msg;
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)umsg)) {
+		io->iov = 0;
+		io->buf = 0; /* reported as a GAP: the bytes moved, their place is unknown */
+		return;
+	}
+	io->iov = (__u64)msg.msg_iov;
+	io->cnt = msg.msg_iovlen;
+	/* stream sockets leave msg_name untouched: only datagrams say who the peer is */
+	if (a->type == SOCK_DGRAM && msg.msg_name && msg.msg_namelen > 0)
+		sockaddr_peer((__u64)msg.msg_name, &io->peer);
+}
+
+static __always_inline int exit_io(long ret)
+{
+	struct io io = {};
+	struct args a;
+	struct conn *c;
+	__u64 key;
+
+	if (!args_take(&a) || ret <= 0)
+		return 0;
+	switch (a.op) {
+	case SC_READ:
+	case SC_WRITE:
+		io.buf = a.buf;
+		if (a.type == SOCK_DGRAM)
+			sockaddr_peer(a.addr, &io.peer);
+		break;
+	case SC_READV:
+	case SC_WRITEV:
+		io.iov = a.buf;
+		io.cnt = a.cnt;
+		break;
+	case SC_RECVMSG:
+	case SC_SENDMSG:
+		io_from_msghdr(&io, &a, a.buf);
+		break;
+	case SC_SENDFILE:
+		io.no_payload = 1;
+		break;
+	}
+	key = conn_key(a.fd);
+	c = conn_get(key, &a, &io.peer);
+	if (c)
+		emit_data(key, c, op_is_read(a.op), &io, ret);
+	return 0;
+}
+
+/* recvmmsg/sendmmsg: ret is the number of messages; one event per message (bounded). */
+static __always_inline int exit_mmsg(long ret)
+{
+	struct conn *c = NULL;
+	struct args a;
+	__u64 key;
+	__u32 i;
+
+	if (!args_take(&a) || ret <= 0)
+		return 0;
+	key = conn_key(a.fd);
+	for (i = 0; i < WW_MMSG_MAX; i++) {
+		struct mmsghdr *um = (struct mmsghdr *)a.buf + i;
+		struct io io = {};
+		__u32 len = 0;
+
+		if (i >= ret)
+			break;
+		if (bpf_probe_read_user(&len, sizeof(len), &um->msg_len) || !len)
+			continue;
+		io_from_msghdr(&io, &a, (__u64)&um->msg_hdr);
+		if (!c)
+			c = conn_get(key, &a, &io.peer);
+		if (!c)
+			return 0;
+		emit_data(key, c, a.op == SC_RECVMMSG, &io, len);
+	}
+	if (ret > WW_MMSG_MAX)
+		drop_count(WW_DROP_IOV_CUT);
+	return 0;
+}
+
+#define TP_ENTER(sys) SEC("tracepoint/syscalls/sys_enter_" #sys) int tp_enter_##sys
+#define TP_EXIT(sys) SEC("tracepoint/syscalls/sys_exit_" #sys) int tp_exit_##sys
+typedef struct trace_event_raw_sys_enter enter_ctx;
+typedef struct trace_event_raw_sys_exit exit_ctx;
+
+/* read(fd, buf, count) */
+TP_ENTER(read)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_READ); }
+TP_EXIT(read)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* write(fd, buf, count) */
+TP_ENTER(write)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_WRITE); }
+TP_EXIT(write)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* readv(fd, iov, iovcnt) */
+TP_ENTER(readv)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_READV);
+}
+TP_EXIT(readv)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* writev(fd, iov, iovcnt) */
+TP_ENTER(writev)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_WRITEV);
+}
+TP_EXIT(writev)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* recvfrom(fd, buf, len, flags, addr, addrlen) */
+TP_ENTER(recvfrom)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], ctx->args[4], 0, SC_READ);
+}
+TP_EXIT(recvfrom)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* sendto(fd, buf, len, flags, addr, addrlen) */
+TP_ENTER(sendto)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], ctx->args[4], 0, SC_WRITE);
+}
+TP_EXIT(sendto)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* recvmsg(fd, msg, flags) */
+TP_ENTER(recvmsg)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_RECVMSG); }
+TP_EXIT(recvmsg)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* sendmsg(fd, msg, flags) */
+TP_ENTER(sendmsg)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_SENDMSG); }
+TP_EXIT(sendmsg)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+/* recvmmsg(fd, mmsg, vlen, flags, timeout) */
+TP_ENTER(recvmmsg)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_RECVMMSG);
+}
+TP_EXIT(recvmmsg)(exit_ctx *ctx) { return exit_mmsg(ctx->ret); }
+/* sendmmsg(fd, mmsg, vlen, flags) */
+TP_ENTER(sendmmsg)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_SENDMMSG);
+}
+TP_EXIT(sendmmsg)(exit_ctx *ctx) { return exit_mmsg(ctx->ret); }
+/* sendfile64(out_fd, in_fd, offset, count): bytes to a socket, content not captured */
+TP_ENTER(sendfile64)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_SENDFILE); }
+TP_EXIT(sendfile64)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+
+/* connect(fd, addr, addrlen): client side; a non-blocking connect counts from EINPROGRESS */
+TP_ENTER(connect)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_CONNECT); }
+TP_EXIT(connect)(exit_ctx *ctx)
+{
+	struct ww_endpoint none = {};
+	struct args a;
+
+	if (!args_take(&a) || (ctx->ret != 0 && ctx->ret != -EINPROGRESS))
+		return 0;
+	conn_open(conn_key(a.fd), &a, ROLE_CLIENT, &none);
+	return 0;
+}
+
+/* accept(fd, ...) / accept4(fd, ...): server side; the new fd is the return value */
+static __always_inline int exit_accept(long ret)
+{
+	struct ww_endpoint none = {};
+	struct args a;
+	struct sock *sk;
+
+	if (!args_take(&a) || ret < 0)
+		return 0;
+	sk = fd_sock(ret, &a.family, &a.type);
+	if (!sk)
+		return 0;
+	a.sk = (__u64)sk;
+	conn_open(conn_key(ret), &a, ROLE_SERVER, &none);
+	return 0;
+}
+TP_ENTER(accept)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT); }
+TP_EXIT(accept)(exit_ctx *ctx) { return exit_accept(ctx->ret); }
+TP_ENTER(accept4)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT); }
+TP_EXIT(accept4)(exit_ctx *ctx) { return exit_accept(ctx->ret); }
+
+/* listen(fd, backlog): its port marks first-seen connections on it as server side */
+TP_ENTER(listen)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_LISTEN); }
+TP_EXIT(listen)(exit_ctx *ctx)
+{
+	struct args a;
+	__u16 port;
+	__u8 one = 1;
+
+	if (!args_take(&a) || ctx->ret != 0 || a.type != SOCK_STREAM || a.family == AF_UNIX)
+		return 0;
+	port = BPF_CORE_READ((struct sock *)a.sk, __sk_common.skc_num);
+	if (port)
+		bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
+	return 0;
+}
+
+/* close(fd): only fds with a connection are saved, so other closes cost one lookup */
+TP_ENTER(close)(enter_ctx *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 fd = ctx->args[0];
+	__u64 key = (id & 0xffffffff00000000ull) | fd;
+	struct args a = {};
+
+	if (!bpf_map_lookup_elem(&conns, &key))
+		return 0;
+	a.fd = fd;
+	a.op = SC_CLOSE;
+	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
+		drop_count(WW_DROP_ARGS_FULL);
+	return 0;
+}
+TP_EXIT(close)(exit_ctx *ctx)
+{
+	struct args a;
+	struct conn *c;
+	__u64 key;
+
+	if (!args_take(&a) || ctx->ret != 0)
+		return 0;
+	key = conn_key(a.fd);
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c)
+		return 0;
+	emit_state(key, c, WW_KIND_CLOSE);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}

@@ -1,0 +1,2 @@
+# pii/: rule catalog, Hyperscan matching, validators, scoring.
+LIB_SRCS += $(wildcard pii/*.c)

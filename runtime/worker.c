@@ -1,0 +1,255 @@
+/*
+ * A worker shard: pops chunks from its queues (one per reader), keeps the state of
+ * the connections hashed to it, writes their records, and gives each chunk back to
+ * the pool it came from. Pinned to one CPU; the only thread that touches its
+ * connection table and its emitter.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "counters.h"
+#include "record.h"
+#include "runtime.h"
+
+#define WORKER_BURST 64
+#define WORKER_SWEEP_NS 250000000ull /* idle eviction runs four times a second */
+
+static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
+	[WORKER_CHUNKS] = {"worker_chunks_total", "Chunks processed by the worker"},
+	[WORKER_BYTES] = {"worker_bytes_total", "Payload bytes that moved on the connections"},
+	[WORKER_CONN_OPENED] = {"conn_opened_total", "Connections first seen"},
+	[WORKER_CONN_CLOSED] = {"conn_closed_total", "Connections closed by their owner"},
+	[WORKER_EVICTED_IDLE] = {"conn_evicted_idle_total",
+				 "Connections evicted after conn_idle_s without activity"},
+	[WORKER_EVICTED_FULL] = {"conn_evicted_full_total",
+				 "Least recently active connections evicted from a full table"},
+	[WORKER_LOST_BYTES] = {"conn_lost_bytes_total",
+			       "Bytes known to be missing from captured streams (gaps)"},
+	[WORKER_CLOSE_UNKNOWN] = {"conn_close_unknown_total",
+				  "Close events for connections the shard never saw"},
+};
+
+int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
+{
+	char label[16];
+	int err;
+
+	memset(w, 0, sizeof(*w));
+	w->rt = rt;
+	w->index = index;
+	err = conn_table_init(&w->conns, rt->cfg->conn_table);
+	if (err)
+		return err;
+	snprintf(label, sizeof(label), "%u", index);
+	err = emitter_init(&w->emit, rt->out, index, rt->cfg->flush_ms, "worker", label);
+	if (!err)
+		err = counters_register("worker", label, worker_counter_defs, WORKER_COUNTERS,
+					w->counters);
+	if (err)
+		conn_table_destroy(&w->conns);
+	return err;
+}
+
+void worker_destroy(struct worker *w)
+{
+	conn_table_destroy(&w->conns);
+}
+
+static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason reason,
+		       uint64_t ts_ns)
+{
+	static const enum worker_counter reason_counter[] = {
+		[CONN_CLOSED] = WORKER_CONN_CLOSED,
+		[CONN_CLOSED_IDLE] = WORKER_EVICTED_IDLE,
+		[CONN_CLOSED_EVICTED] = WORKER_EVICTED_FULL,
+		[CONN_CLOSED_SHUTDOWN] = WORKER_CONN_CLOSED,
+	};
+
+	conn_record_emit(&w->emit, c, CONN_EVENT_CLOSE, reason, ts_ns);
+	if (reason != CONN_CLOSED_SHUTDOWN)
+		counter_add(&w->counters[reason_counter[reason]], 1);
+	conn_table_remove(&w->conns, c);
+}
+
+static struct conn *conn_open(struct worker *w, const struct chunk *ch)
+{
+	struct conn *c = conn_table_insert(&w->conns, ch->conn_key, ch->generation);
+
+	if (!c) {
+		struct conn *oldest = conn_table_oldest(&w->conns);
+
+		conn_close(w, oldest, CONN_CLOSED_EVICTED, oldest->last_ts_ns);
+		c = conn_table_insert(&w->conns, ch->conn_key, ch->generation);
+	}
+	c->pid = ch->pid;
+	memcpy(c->comm, ch->comm, sizeof(c->comm));
+	c->role = ch->role;
+	c->flags = ch->flags & (CHUNK_F_TLS | CHUNK_F_UDP | CHUNK_F_UNIX);
+	c->src = ch->src;
+	c->dst = ch->dst;
+	c->first_ts_ns = ch->ts_ns;
+	c->last_ts_ns = ch->ts_ns;
+	c->midstream = ch->kind != CHUNK_OPEN;
+	if (c->midstream) {
+		/* the stream is joined where we first see it: no bytes before are missing */
+		c->next_offset[DIR_REQUEST] = UINT64_MAX;
+		c->next_offset[DIR_RESPONSE] = UINT64_MAX;
+	}
+	counter_add(&w->counters[WORKER_CONN_OPENED], 1);
+	conn_record_emit(&w->emit, c, CONN_EVENT_OPEN, CONN_CLOSED, ch->ts_ns);
+	return c;
+}
+
+/* Bytes skipped between what this direction has seen and where the chunk starts. */
+static void conn_account_gap(struct worker *w, struct conn *c, const struct chunk *ch)
+{
+	uint64_t expected = c->next_offset[ch->dir];
+
+	if (expected != UINT64_MAX && ch->offset > expected) {
+		c->lost_bytes[ch->dir] += ch->offset - expected;
+		counter_add(&w->counters[WORKER_LOST_BYTES], ch->offset - expected);
+	}
+	c->next_offset[ch->dir] = ch->offset + ch->len_true;
+}
+
+static void worker_process(struct worker *w, const struct chunk *ch)
+{
+	struct conn *c = conn_table_lookup(&w->conns, ch->conn_key, ch->generation);
+
+	counter_add(&w->counters[WORKER_CHUNKS], 1);
+	if (ch->ts_ns > w->now_ns)
+		w->now_ns = ch->ts_ns;
+	if (!c) {
+		if (ch->kind == CHUNK_CLOSE) {
+			counter_add(&w->counters[WORKER_CLOSE_UNKNOWN], 1);
+			return;
+		}
+		c = conn_open(w, ch);
+	} else {
+		conn_table_touch(&w->conns, c);
+	}
+	if (ch->ts_ns > c->last_ts_ns)
+		c->last_ts_ns = ch->ts_ns;
+	if (ch->dir > DIR_RESPONSE)
+		return;
+
+	switch (ch->kind) {
+	case CHUNK_DATA:
+		conn_account_gap(w, c, ch);
+		c->bytes[ch->dir] += ch->len_true;
+		c->chunks[ch->dir]++;
+		c->flags |= ch->flags & CHUNK_F_TLS;
+		counter_add(&w->counters[WORKER_BYTES], ch->len_true);
+		break;
+	case CHUNK_GAP:
+		c->lost_bytes[ch->dir] += ch->len_true;
+		counter_add(&w->counters[WORKER_LOST_BYTES], ch->len_true);
+		c->bytes[ch->dir] += ch->len_true;
+		if (c->next_offset[ch->dir] != UINT64_MAX)
+			c->next_offset[ch->dir] += ch->len_true;
+		break;
+	case CHUNK_CLOSE:
+		conn_close(w, c, CONN_CLOSED, ch->ts_ns);
+		break;
+	default: /* a repeated open changes nothing */
+		break;
+	}
+}
+
+/* Evicts connections silent for longer than conn_idle_s, oldest first. */
+static void worker_sweep_idle(struct worker *w)
+{
+	uint64_t idle_ns = (uint64_t)w->rt->cfg->conn_idle_s * 1000000000ull;
+	struct conn *c;
+
+	if (w->rt->source.ops->live) {
+		uint64_t now = realtime_ns();
+
+		if (now > w->now_ns)
+			w->now_ns = now;
+	}
+	while ((c = conn_table_oldest(&w->conns)) != NULL && c->last_ts_ns + idle_ns < w->now_ns)
+		conn_close(w, c, CONN_CLOSED_IDLE, c->last_ts_ns);
+}
+
+static uint32_t worker_drain(struct worker *w)
+{
+	struct runtime *rt = w->rt;
+	uint32_t total = 0;
+
+	for (uint32_t r = 0; r < rt->nreaders; r++) {
+		struct spsc_ring *q = &rt->queues[r * rt->nworkers + w->index];
+		struct chunk_pool *pool = &rt->readers[r].pool;
+		struct chunk *ch;
+		uint32_t n = 0;
+
+		while (n < WORKER_BURST && (ch = spsc_ring_pop(q)) != NULL) {
+			worker_process(w, ch);
+			chunk_pool_return(pool, w->index, ch);
+			n++;
+		}
+		total += n;
+	}
+	return total;
+}
+
+static void worker_pin(struct worker *w)
+{
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t set;
+
+	if (cpus <= 0)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(w->index % (uint32_t)cpus, &set);
+	/* best effort: a container may forbid the CPU; the shard still works unpinned */
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	uint64_t next_sweep = monotonic_ns() + WORKER_SWEEP_NS;
+	uint32_t idle_rounds = 0;
+
+	worker_pin(w);
+	for (;;) {
+		uint32_t n = worker_drain(w);
+		uint64_t now = monotonic_ns();
+
+		emitter_tick(&w->emit, now);
+		if (now >= next_sweep) {
+			worker_sweep_idle(w);
+			next_sweep = now + WORKER_SWEEP_NS;
+		}
+		if (n) {
+			idle_rounds = 0;
+			continue;
+		}
+		if (__atomic_load_n(&w->rt->readers_done, __ATOMIC_ACQUIRE)) {
+			/* every push happened before readers_done: one more pass empties the queues */
+			while (worker_drain(w))
+				;
+			break;
+		}
+		/* spin briefly, then sleep in growing steps up to 1 ms: idle shards cost nothing */
+		if (++idle_rounds > 64) {
+			struct timespec ts = {0, idle_rounds > 1000 ? 1000000 : 50000};
+
+			nanosleep(&ts, NULL);
+		} else {
+			sched_yield();
+		}
+	}
+
+	struct conn *c;
+
+	while ((c = conn_table_oldest(&w->conns)) != NULL)
+		conn_close(w, c, CONN_CLOSED_SHUTDOWN, c->last_ts_ns);
+	emitter_flush(&w->emit);
+	return NULL;
+}

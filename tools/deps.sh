@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages wirewatch needs to build, test and run, only when one is
+# missing (a fresh Debian 12 machine needs nothing by hand). Needs root for apt-get.
+set -euo pipefail
+
+packages=(
+	build-essential clang llvm pkg-config git python3
+	libbpf-dev libelf-dev bpftool zlib1g-dev
+	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
+	libpcap-dev libxxhash-dev libcmocka-dev
+	clang-format curl procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "deps: installing ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages and not root: run 'sudo make deps'" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
