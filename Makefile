@@ -13,6 +13,8 @@
 .SUFFIXES:
 MAKEFLAGS += --no-builtin-rules
 
+.DEFAULT_GOAL := all
+WIREWATCH_VERSION := 0.1.0
 VARIANT ?= release
 BUILD := build/$(VARIANT)
 
@@ -48,8 +50,6 @@ MALLOC_LIB :=
 else
 $(error unknown VARIANT '$(VARIANT)': release, debug, asan or fuzz)
 endif
-
-WIREWATCH_VERSION := 0.1.0
 
 # Filled by the module.mk files.
 LIB_SRCS :=       # everything linked into the daemon except main

@@ -394,43 +394,64 @@ static __always_inline struct conn *conn_get(__u64 key, const struct args *a,
 	return conn_open(key, a, ROLE_UNKNOWN, peer);
 }
 
+/* State of one iovec walk, on the caller's stack (bpf_loop callback context). */
+struct iov_walk {
+	__u64 uiov; /* user iovec array */
+	__u32 cnt;
+	__u32 budget;
+	__u32 copied;
+	__s32 err;
+};
+
 /*
- * Copies up to budget bytes from an iovec array into data[]; returns the bytes copied or -1
- * when user memory could not be read.
+ * One iovec into this CPU's scratch payload. A bpf_loop callback rather than an unrolled loop:
+ * the verifier checks it once, where an unrolled walk with a precise byte count per iteration
+ * exceeds its 1M-instruction budget.
  */
-static __always_inline long iov_copy(__u8 *data, const struct iovec *uiov, __u32 cnt, __u32 budget)
+static long iov_step(__u32 i, void *arg)
 {
-	__u32 copied = 0;
-	__u32 i;
+	struct iov_walk *w = arg;
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s;
+	struct iovec iov;
+	__u32 off;
+	__u64 n;
 
-	for (i = 0; i < WW_IOV_MAX; i++) {
-		struct iovec iov;
-		__u64 n;
-		__u32 off;
-
-		if (i >= cnt || copied >= budget)
-			break;
-		if (bpf_probe_read_user(&iov, sizeof(iov), &uiov[i]))
-			return -1;
-		n = iov.iov_len;
-		if (n > budget - copied)
-			n = budget - copied;
-		if (!n)
-			continue;
-		off = copied;
-		/* both always hold (copied < budget <= WW_CAPTURE_MAX); said for the verifier */
-		barrier_var(off);
-		off &= WW_CAPTURE_MAX - 1;
-		barrier_var(n);
-		if (n > WW_CAPTURE_MAX)
-			n = WW_CAPTURE_MAX;
-		if (bpf_probe_read_user(data + off, n, iov.iov_base))
-			return -1;
-		copied += n;
+	if (i >= w->cnt || w->copied >= w->budget)
+		return 1;
+	s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s || bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)w->uiov + i)) {
+		w->err = -1;
+		return 1;
 	}
-	if (i == WW_IOV_MAX && i < cnt && copied < budget)
+	n = iov.iov_len;
+	if (n > w->budget - w->copied)
+		n = w->budget - w->copied;
+	if (!n)
+		return 0;
+	/* both always hold (copied < budget <= WW_CAPTURE_MAX); said for the verifier */
+	off = w->copied & (WW_CAPTURE_MAX - 1);
+	if (n > WW_CAPTURE_MAX)
+		n = WW_CAPTURE_MAX;
+	if (bpf_probe_read_user(s->data + off, n, iov.iov_base)) {
+		w->err = -1;
+		return 1;
+	}
+	w->copied += n;
+	return 0;
+}
+
+/* Copies up to budget bytes of an iovec array into the scratch payload; -1 when unreadable. */
+static __always_inline long iov_copy(__u64 uiov, __u32 cnt, __u32 budget)
+{
+	struct iov_walk w = {.uiov = uiov, .cnt = cnt, .budget = budget};
+
+	bpf_loop(WW_IOV_MAX, iov_step, &w, 0);
+	if (w.err)
+		return -1;
+	if (cnt > WW_IOV_MAX && w.copied < budget)
 		drop_count(WW_DROP_IOV_CUT);
-	return copied;
+	return w.copied;
 }
 
 /*
@@ -452,7 +473,11 @@ static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const 
 		return;
 	event_head(&s->ev, key, c, WW_KIND_DATA, dir, remote);
 	s->ev.len_true = len_true;
-	s->ev.offset = __sync_fetch_and_add(&c->bytes[dir & 1], len_true);
+	/* two constant offsets: an indexed atomic on a map value loses its bounds in the verifier */
+	if (dir == DIR_REQUEST)
+		s->ev.offset = __sync_fetch_and_add(&c->bytes[DIR_REQUEST], len_true);
+	else
+		s->ev.offset = __sync_fetch_and_add(&c->bytes[DIR_RESPONSE], len_true);
 	if (budget > WW_CAPTURE_MAX)
 		budget = WW_CAPTURE_MAX;
 	if (budget > len_true)
@@ -460,7 +485,7 @@ static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const 
 	if (io->no_payload) {
 		s->ev.flags |= WW_F_NO_PAYLOAD;
 	} else if (io->iov) {
-		len = iov_copy(s->data, (const struct iovec *)io->iov, io->cnt, budget);
+		len = iov_copy(io->iov, io->cnt, budget);
 	} else if (io->buf) {
 		len = budget;
 		barrier_var(len);
@@ -616,8 +641,9 @@ static __always_inline int exit_mmsg(long ret)
 
 #define TP_ENTER(sys) SEC("tracepoint/syscalls/sys_enter_" #sys) int tp_enter_##sys
 #define TP_EXIT(sys) SEC("tracepoint/syscalls/sys_exit_" #sys) int tp_exit_##sys
-typedef struct trace_event_raw_sys_enter enter_ctx;
-typedef struct trace_event_raw_sys_exit exit_ctx;
+/* struct names, not typedefs: CO-RE relocations must name types the kernel's BTF has */
+#define enter_ctx struct trace_event_raw_sys_enter
+#define exit_ctx struct trace_event_raw_sys_exit
 
 /* read(fd, buf, count) */
 TP_ENTER(read)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_READ); }
@@ -709,13 +735,15 @@ TP_EXIT(accept4)(exit_ctx *ctx) { return exit_accept(ctx->ret); }
 TP_ENTER(listen)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_LISTEN); }
 TP_EXIT(listen)(exit_ctx *ctx)
 {
+	struct sock *sk;
 	struct args a;
 	__u16 port;
 	__u8 one = 1;
 
 	if (!args_take(&a) || ctx->ret != 0 || a.type != SOCK_STREAM || a.family == AF_UNIX)
 		return 0;
-	port = BPF_CORE_READ((struct sock *)a.sk, __sk_common.skc_num);
+	sk = (struct sock *)a.sk; /* a plain local: BPF_CORE_READ would relocate a.sk too */
+	port = BPF_CORE_READ(sk, __sk_common.skc_num);
 	if (port)
 		bpf_map_update_elem(&listen_ports, &port, &one, BPF_ANY);
 	return 0;

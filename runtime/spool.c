@@ -277,8 +277,17 @@ static int64_t frame_build(struct spool *sp, const void *data, uint32_t len)
 {
 	uLongf comp_len;
 
-	if ((uint64_t)compressBound(len) + SPOOL_HDR_BYTES > sp->comp_cap)
-		return -EMSGSIZE;
+	if ((uint64_t)compressBound(len) + SPOOL_HDR_BYTES > sp->comp_cap) {
+		/* Only frames bigger than frame_bytes get here (the tail of one left by a run with
+		 * bigger batches): grow once rather than refuse them. */
+		uint32_t cap = (uint32_t)compressBound(len) + SPOOL_HDR_BYTES;
+		uint8_t *comp = realloc(sp->comp, cap);
+
+		if (!comp)
+			return -ENOMEM;
+		sp->comp = comp;
+		sp->comp_cap = cap;
+	}
 	comp_len = sp->comp_cap - SPOOL_HDR_BYTES;
 	if (compress2(sp->comp + SPOOL_HDR_BYTES, &comp_len, data, len, Z_BEST_SPEED) != Z_OK)
 		return -EIO;
@@ -436,26 +445,34 @@ int spool_peek(struct spool *sp, const char **data, uint32_t *len)
 	return 0;
 }
 
-/* Marks the frame at off in segment idx sent; deletes the segment when it was the last. */
+/*
+ * Marks the frame at off in segment idx sent, or deletes the segment when that frame was
+ * its last (the write segment too: the next append starts a fresh one).
+ */
 static int frame_retire(struct spool *sp, uint32_t idx, uint64_t off, uint32_t comp_len)
 {
 	struct spool_seg *s = &sp->segs[idx];
-	uint64_t end = off + SPOOL_HDR_BYTES + comp_len;
+	char name[SPOOL_NAME_LEN];
 	uint8_t magic[4];
-	int fd;
+	int fd, err;
 
-	s->roff = end;
-	if (end >= s->size && !seg_is_write(sp, idx)) {
+	s->roff = off + SPOOL_HDR_BYTES + comp_len;
+	if (s->roff >= s->size) {
 		seg_drop(sp, idx);
 		return 0;
 	}
-	if (idx != 0)
-		return -EINVAL; /* only the head is ever retired in place */
-	fd = head_fd(sp);
-	if (fd < 0)
-		return fd;
 	put_le32(magic, SPOOL_MAGIC_SENT);
-	return pwrite_all(fd, magic, sizeof(magic), off);
+	if (idx == 0 || seg_is_write(sp, idx)) {
+		fd = idx == 0 ? head_fd(sp) : sp->wfd;
+		return fd < 0 ? fd : pwrite_all(fd, magic, sizeof(magic), off);
+	}
+	seg_name(name, s->seq);
+	fd = openat(sp->dir_fd, name, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	err = pwrite_all(fd, magic, sizeof(magic), off);
+	close(fd);
+	return err;
 }
 
 int spool_consume(struct spool *sp)
@@ -478,31 +495,8 @@ int spool_trim_head(struct spool *sp, uint32_t sent)
 	err = spool_write_front(sp, sp->raw + sent, sp->peek_len - sent, true);
 	if (err)
 		return err;
-	/* The old head is now segs[1]; it is the only unread frame in line before segs[2]. */
-	if (off + SPOOL_HDR_BYTES + comp_len >= sp->segs[1].size && !seg_is_write(sp, 1)) {
-		seg_drop(sp, 1);
-		return 0;
-	}
-	{
-		char name[SPOOL_NAME_LEN];
-		uint8_t magic[4];
-		int fd;
-
-		sp->segs[1].roff = off + SPOOL_HDR_BYTES + comp_len;
-		if (seg_is_write(sp, 1)) {
-			fd = sp->wfd;
-		} else {
-			seg_name(name, sp->segs[1].seq);
-			fd = openat(sp->dir_fd, name, O_WRONLY | O_CLOEXEC);
-			if (fd < 0)
-				return -errno;
-		}
-		put_le32(magic, SPOOL_MAGIC_SENT);
-		err = pwrite_all(fd, magic, sizeof(magic), off);
-		if (fd != sp->wfd)
-			close(fd);
-	}
-	return err;
+	/* The peeked frame was in segs[0], so the tail went in front of it: it is segs[1] now. */
+	return frame_retire(sp, 1, off, comp_len);
 }
 
 bool spool_empty(struct spool *sp)

@@ -37,7 +37,7 @@ check "the message names file:line:column" grep -q "$tmp/bad.yaml:3:[0-9]" "$tmp
 check "--config with a bad key exits 2" test $? -eq 2
 
 # a tiny memory cap is a configuration error, not a crash
-printf 'runtime:\n  memory_cap: 1MiB\n' >"$tmp/small.yaml"
+printf 'runtime:\n  memory_cap: 16MiB\n' >"$tmp/small.yaml"
 "$WIREWATCH" --config "$tmp/small.yaml" --source synth --duration 1 2>"$tmp/e6"
 check "memory cap too small exits 2" test $? -eq 2
 check "and explains the sum" grep -q "exceeds runtime.memory_cap" "$tmp/e6"

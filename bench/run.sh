@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Prints throughput figures of the synthetic pipeline against a memcpy baseline measured
+# in the same run. Figures are printed, never asserted.
+#   bench/run.sh [CHUNKS]
+set -eu
+cd "$(dirname "$0")/.."
+chunks=${1:-4000000}
+bin=build/release/wirewatch
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+echo "== environment"
+echo "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')"
+echo "cores:  $(nproc)"
+echo "kernel: $(uname -r)"
+echo "commit: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+echo
+
+base=$(build/release/bench/memcpy_baseline "$chunks")
+echo "$base"
+base_ns=$(sed -E 's/.*ns_per_chunk=([0-9.]+).*/\1/' <<<"$base")
+
+# run WORKERS READERS: whole pipeline, records to a file; prints chunks/s and records/s
+run() {
+	local workers=$1 readers=$2 per_reader=$((chunks / $2)) start end secs stats
+	start=$(date +%s.%N)
+	"$bin" --source "synth:conns=256,count=$per_reader,readers=$readers" --workers "$workers" \
+		--output "file:$tmp/out.ndjson" 2>"$tmp/err"
+	end=$(date +%s.%N)
+	secs=$(echo "$end - $start" | bc -l)
+	records=$(wc -l <"$tmp/out.ndjson")
+	rm -f "$tmp/out.ndjson"
+	python3 - "$workers" "$readers" "$chunks" "$records" "$secs" "$base_ns" <<'PY'
+import sys
+w, r, chunks, records, secs, base = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
+ns = secs * 1e9 / chunks
+print(f"pipeline workers={w} readers={r}: {chunks/secs:,.0f} chunks/s, {ns:.1f} ns/chunk "
+      f"({ns/base:.1f}x the memcpy baseline), {records/secs:,.0f} records/s written")
+PY
+}
+
+echo
+echo "== synthetic pipeline (synth -> shards -> conn records -> file), $chunks chunks"
+run 1 1
+run 2 1
+run 2 2
