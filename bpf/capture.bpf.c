@@ -48,6 +48,9 @@ const volatile __u32 target_tgid = 0;      /* 0 = every process */
 const volatile __u32 capture_bytes = 16384; /* payload bytes per event, <= WW_CAPTURE_MAX */
 const volatile __u64 wakeup_bytes = 0;     /* ring fill that wakes the reader; 0 = every event */
 const volatile bool capture_unix = true;   /* follow AF_UNIX sockets too */
+/* net.ipv4.ip_local_port_range: ports the kernel picks for clients */
+const volatile __u16 ephemeral_lo = 32768;
+const volatile __u16 ephemeral_hi = 60999;
 
 /* Source of connection generations, shared by all CPUs (atomic add). */
 __u64 next_generation = 0;
@@ -154,6 +157,11 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+static __always_inline bool op_is_read(__u8 op)
+{
+	return op == SC_READ || op == SC_READV || op == SC_RECVMSG || op == SC_RECVMMSG;
+}
+
 static __always_inline void drop_count(__u32 what)
 {
 	__u64 *v = bpf_map_lookup_elem(&drops, &what);
@@ -253,7 +261,18 @@ static __always_inline void sockaddr_peer(__u64 uaddr, struct ww_endpoint *ep)
 	}
 }
 
-static __always_inline __u8 role_infer(__u16 local_port, __u16 remote_port, __u16 sotype)
+static __always_inline bool port_ephemeral(__u16 port)
+{
+	return port >= ephemeral_lo && port <= ephemeral_hi;
+}
+
+/*
+ * Role of a socket first seen at a read/write, strongest evidence first: a listening TCP port,
+ * an ephemeral port on one side only, for an unconnected datagram socket whether it spoke
+ * first (clients send, servers wait), and last the smaller port as the server's.
+ */
+static __always_inline __u8 role_infer(__u16 local_port, __u16 remote_port, __u16 sotype,
+				       bool connected, bool first_is_read)
 {
 	bool local_listens, remote_listens;
 
@@ -265,6 +284,10 @@ static __always_inline __u8 role_infer(__u16 local_port, __u16 remote_port, __u1
 		if (local_listens != remote_listens)
 			return local_listens ? ROLE_SERVER : ROLE_CLIENT;
 	}
+	if (port_ephemeral(local_port) != port_ephemeral(remote_port))
+		return port_ephemeral(local_port) ? ROLE_CLIENT : ROLE_SERVER;
+	if (sotype == SOCK_DGRAM && !connected)
+		return first_is_read ? ROLE_SERVER : ROLE_CLIENT;
 	return local_port < remote_port ? ROLE_SERVER : ROLE_CLIENT;
 }
 
@@ -274,11 +297,6 @@ static __always_inline __u8 dir_of(__u8 role, bool is_read)
 	if (role == ROLE_SERVER)
 		return is_read ? DIR_REQUEST : DIR_RESPONSE;
 	return is_read ? DIR_RESPONSE : DIR_REQUEST;
-}
-
-static __always_inline bool op_is_read(__u8 op)
-{
-	return op == SC_READ || op == SC_READV || op == SC_RECVMSG || op == SC_RECVMMSG;
 }
 
 /* Puts a finished event in this CPU's ring; wakes the reader only past wakeup_bytes. */
@@ -372,7 +390,10 @@ static __noinline struct conn *conn_open(__u64 key, const struct args *a, __u8 r
 		c.flags |= WW_F_UDP;
 	sk_endpoints(sk, family, &c.local, &c.remote);
 	remote_port = c.remote.port ? c.remote.port : peer->port;
-	c.role = role != ROLE_UNKNOWN ? role : role_infer(c.local.port, remote_port, sotype);
+	if (role == ROLE_UNKNOWN)
+		role = role_infer(c.local.port, remote_port, sotype, c.remote.port != 0,
+				  op_is_read(a->op));
+	c.role = role;
 	if (bpf_map_update_elem(&conns, &key, &c, BPF_ANY)) {
 		drop_count(WW_DROP_CONN_FULL);
 		return NULL;

@@ -185,6 +185,21 @@ static void capture_seed_listen_ports(struct capture *cap)
 	}
 }
 
+/* The ports the kernel hands to clients: a first-seen socket on one of them is a client. */
+static void capture_ephemeral_ports(struct capture *cap)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r");
+	unsigned int lo, hi;
+
+	if (!f)
+		return; /* keep the kernel's defaults compiled in */
+	if (fscanf(f, "%u %u", &lo, &hi) == 2 && lo <= hi && hi <= 65535) {
+		cap->skel->rodata->ephemeral_lo = (uint16_t)lo;
+		cap->skel->rodata->ephemeral_hi = (uint16_t)hi;
+	}
+	fclose(f);
+}
+
 /*
  * One ring buffer per possible CPU, made before load: the first one also serves as the inner
  * map template of `rings` (libbpf 1.1 cannot resize the template it builds itself: its
@@ -420,6 +435,7 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	cap->skel->rodata->capture_bytes = capture_bytes;
 	cap->skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
 	cap->skel->rodata->capture_unix = true;
+	capture_ephemeral_ports(cap);
 	bpf_map__set_max_entries(cap->skel->maps.rings, cap->ncpus);
 	bpf_map__set_max_entries(cap->skel->maps.scratch, cap->ncpus);
 	ret = capture_make_rings(cap, cfg->ring_bytes, err, err_len);

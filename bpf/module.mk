@@ -27,5 +27,6 @@ $(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
 
 GENERATED += $(BUILD)/bpf/capture.skel.h
-# kept for bpftool prog/llvm-objdump when debugging the verifier
-.SECONDARY: $(BUILD)/bpf/capture.bpf.o
+# not intermediates: the object is kept for llvm-objdump when debugging the verifier, and the
+# skeleton must stay or every C file that includes it would rebuild each time
+.SECONDARY: $(BUILD)/bpf/capture.bpf.o $(BUILD)/bpf/capture.skel.h
