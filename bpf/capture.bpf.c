@@ -802,3 +802,66 @@ TP_EXIT(close)(exit_ctx *ctx)
 	bpf_map_delete_elem(&conns, &key);
 	return 0;
 }
+
+/*
+ * ---- process exit and exec: sockets that go away without a close() ----
+ *
+ * A process that exits lets the kernel close its files without a close() syscall, and exec
+ * closes its close-on-exec fds the same way. Both walk the fd table (bounded by its size, so a
+ * short-lived process costs a few dozen map lookups) and close the connections that went.
+ */
+#define WW_FD_WALK_MAX 65536
+
+struct fd_walk {
+	__u64 tgid_key; /* tgid << 32 */
+	bool exiting;   /* every connection goes; else only those whose socket is not there */
+};
+
+static long fd_walk_step(__u32 fd, void *arg)
+{
+	struct fd_walk *w = arg;
+	__u64 key = w->tgid_key | fd;
+	struct conn *c = bpf_map_lookup_elem(&conns, &key);
+	__u16 family, type;
+
+	if (!c)
+		return 0;
+	if (!w->exiting && (__u64)fd_sock(fd, &family, &type) == c->sk)
+		return 0;
+	emit_state(key, c, WW_KIND_CLOSE);
+	bpf_map_delete_elem(&conns, &key);
+	return 0;
+}
+
+static __always_inline int fd_walk(bool exiting)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 id = bpf_get_current_pid_tgid();
+	struct fd_walk w = {.tgid_key = id & 0xffffffff00000000ull, .exiting = exiting};
+	__u32 n;
+
+	if (!tgid_traced(id >> 32))
+		return 0;
+	n = BPF_CORE_READ(task, files, fdt, max_fds);
+	if (n > WW_FD_WALK_MAX)
+		n = WW_FD_WALK_MAX;
+	bpf_loop(n, fd_walk_step, &w, 0);
+	return 0;
+}
+
+SEC("tracepoint/sched/sched_process_exit")
+int tp_process_exit(void *ctx)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+
+	/* threads exit one by one; the files go with the last (signal->live already dropped) */
+	if (BPF_CORE_READ(task, signal, live.counter) != 0)
+		return 0;
+	return fd_walk(true);
+}
+
+SEC("tracepoint/sched/sched_process_exec")
+int tp_process_exec(void *ctx)
+{
+	return fd_walk(false);
+}

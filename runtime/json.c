@@ -189,9 +189,15 @@ void json_string(struct json_writer *w, const char *s, size_t len)
 	value_prefix(w);
 	put_char(w, '"');
 	for (size_t i = 0; i < len;) {
-		size_t n = utf8_sequence_len(p + i, len - i);
+		size_t n;
 		const char *e = NULL;
 
+		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
+			run++; /* printable ASCII, the common case: no table, no decoding */
+			i++;
+			continue;
+		}
+		n = utf8_sequence_len(p + i, len - i);
 		if (n == 1)
 			e = ascii_escape(p[i], tmp);
 		if (n != 0 && e == NULL) {
@@ -231,18 +237,38 @@ static void put_number(struct json_writer *w, const char *tmp, int n)
 		put(w, tmp, (size_t)n);
 }
 
+size_t json_format_u64(char *out, uint64_t v)
+{
+	char tmp[20];
+	size_t n = 0;
+
+	/* records are mostly numbers: printf's machinery costs more than the whole record */
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (size_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
 void json_u64(struct json_writer *w, uint64_t v)
 {
 	char tmp[24];
 
-	put_number(w, tmp, snprintf(tmp, sizeof(tmp), "%" PRIu64, v));
+	put_number(w, tmp, (int)json_format_u64(tmp, v));
 }
 
 void json_i64(struct json_writer *w, int64_t v)
 {
 	char tmp[24];
 
-	put_number(w, tmp, snprintf(tmp, sizeof(tmp), "%" PRId64, v));
+	if (v < 0) {
+		tmp[0] = '-';
+		put_number(w, tmp, 1 + (int)json_format_u64(tmp + 1, (uint64_t)0 - (uint64_t)v));
+	} else {
+		put_number(w, tmp, (int)json_format_u64(tmp, (uint64_t)v));
+	}
 }
 
 void json_double(struct json_writer *w, double v, int decimals)
@@ -270,17 +296,30 @@ void json_null(struct json_writer *w)
 
 void json_timestamp(struct json_writer *w, uint64_t realtime_ns)
 {
+	/* the date and time change once a second: format them once per second per thread */
+	static __thread time_t cached_secs = -1;
+	static __thread char cached[80]; /* "\"YYYY-MM-DDTHH:MM:SS." */
 	time_t secs = (time_t)(realtime_ns / 1000000000ull);
 	unsigned usec = (unsigned)(realtime_ns % 1000000000ull / 1000);
-	struct tm tm;
 	char tmp[40];
-	int n;
 
-	gmtime_r(&secs, &tm);
-	n = snprintf(tmp, sizeof(tmp), "\"%04d-%02d-%02dT%02d:%02d:%02d.%06uZ\"",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		     tm.tm_sec, usec);
-	put_number(w, tmp, n);
+	if (secs != cached_secs) {
+		struct tm tm;
+
+		gmtime_r(&secs, &tm);
+		snprintf(cached, sizeof(cached), "\"%04d-%02d-%02dT%02d:%02d:%02d.",
+			 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			 tm.tm_sec);
+		cached_secs = secs;
+	}
+	memcpy(tmp, cached, 21);
+	for (int i = 26; i >= 21; i--) {
+		tmp[i] = (char)('0' + usec % 10);
+		usec /= 10;
+	}
+	tmp[27] = 'Z';
+	tmp[28] = '"';
+	put_number(w, tmp, 29);
 }
 
 void json_raw(struct json_writer *w, const char *s, size_t len)

@@ -49,6 +49,9 @@ void json_timestamp(struct json_writer *w, uint64_t realtime_ns);
 /* Appends raw bytes (e.g. the closing newline of an NDJSON line). */
 void json_raw(struct json_writer *w, const char *s, size_t len);
 
+/* Decimal digits of v into out (at least 20 bytes, not terminated); returns the length. */
+size_t json_format_u64(char *out, uint64_t v);
+
 /* Escaped length of s without writing it: bounds checks before encoding. */
 size_t json_escaped_len(const char *s, size_t len);
 

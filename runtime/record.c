@@ -26,9 +26,17 @@ size_t endpoint_format(const struct endpoint *ep, char *buf, size_t len)
 	int n;
 
 	buf[0] = '\0';
-	if (ep->family == AF_INET) {
-		inet_ntop(AF_INET, ep->addr, ip, sizeof(ip));
-		n = snprintf(buf, len, "%s:%u", ip, ep->port);
+	if (ep->family == AF_INET && len >= 22) {
+		size_t at = 0;
+
+		/* every record has two of these: plain digit formatting, no printf */
+		for (int i = 0; i < 4; i++) {
+			at += json_format_u64(buf + at, ep->addr[i]);
+			buf[at++] = i < 3 ? '.' : ':';
+		}
+		at += json_format_u64(buf + at, ep->port);
+		buf[at] = '\0';
+		return at;
 	} else if (ep->family == AF_INET6) {
 		inet_ntop(AF_INET6, ep->addr, ip, sizeof(ip));
 		n = snprintf(buf, len, "[%s]:%u", ip, ep->port);
@@ -54,7 +62,7 @@ void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type
 			 const char *proto, const struct conn *c)
 {
 	char id[48];
-	int n;
+	size_t n;
 
 	json_object_begin(w);
 	json_key(w, "ts");
@@ -66,10 +74,13 @@ void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type
 	json_key(w, "conn");
 	json_object_begin(w);
 	/* the id names the socket the way an operator finds it: tgid:fd:generation */
-	n = snprintf(id, sizeof(id), "%" PRIu32 ":%" PRIu32 ":%" PRIu32, (uint32_t)(c->key >> 32),
-		     (uint32_t)c->key, c->generation);
+	n = json_format_u64(id, (uint32_t)(c->key >> 32));
+	id[n++] = ':';
+	n += json_format_u64(id + n, (uint32_t)c->key);
+	id[n++] = ':';
+	n += json_format_u64(id + n, c->generation);
 	json_key(w, "id");
-	json_string(w, id, (size_t)n);
+	json_string(w, id, n);
 	json_key(w, "pid");
 	if (c->pid)
 		json_u64(w, c->pid);

@@ -134,8 +134,7 @@ static void synth_fill_header(struct chunk *c, uint32_t reader, const struct syn
 	c->flags = 0;
 	c->pid = pid;
 	c->reserved = 0;
-	memset(c->comm, 0, sizeof(c->comm));
-	snprintf(c->comm, sizeof(c->comm), "synth-%s", sc->vec->name);
+	memcpy(c->comm, sc->vec->comm, sizeof(c->comm));
 	c->src = (struct endpoint){.family = AF_INET, .port = (uint16_t)(20000 + sc->fd % 40000),
 				   .addr = {10, 0, (uint8_t)reader, 1}};
 	c->dst = (struct endpoint){.family = AF_INET, .port = sc->vec->port,

@@ -44,10 +44,10 @@ static const char memcached_resp[] = "VALUE user:1001 0 24\r\n"
 				     "END\r\n";
 
 static const struct synth_vector vectors[] = {
-	{"http", 8080, VEC(http_req), VEC(http_resp)},
-	{"postgres", 5432, VEC(pg_req), VEC(pg_resp)},
-	{"redis", 6379, VEC(redis_req), VEC(redis_resp)},
-	{"memcached", 11211, VEC(memcached_req), VEC(memcached_resp)},
+	{"http", "synth-http", 8080, VEC(http_req), VEC(http_resp)},
+	{"postgres", "synth-postgres", 5432, VEC(pg_req), VEC(pg_resp)},
+	{"redis", "synth-redis", 6379, VEC(redis_req), VEC(redis_resp)},
+	{"memcached", "synth-memcached", 11211, VEC(memcached_req), VEC(memcached_resp)},
 };
 
 #define NVECTORS (sizeof(vectors) / sizeof(vectors[0]))

@@ -7,7 +7,8 @@
 #define SYNTH_VECTORS_MAX 8
 
 struct synth_vector {
-	const char *name;  /* protocol, also the synthetic process name suffix */
+	const char *name;  /* protocol */
+	char comm[16];     /* the synthetic process name, "synth-<name>" */
 	uint16_t port;     /* server port the connection pretends to use */
 	const uint8_t *req;
 	uint32_t req_len;

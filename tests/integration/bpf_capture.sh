@@ -111,15 +111,12 @@ if [ $rc -ne 0 ]; then
 		echo "# the bpf source is not registered: add &bpf_source_ops to runtime/sources.c"
 fi
 
-python3 - "$tmp/out.ndjson" "$tmp/pids.json" "$port" "$req_bytes" "$resp_bytes" "$ww_self" \
-	<<'PY' 2>&1
+# The checks print "ok NAME" / "not ok NAME"; tap.sh numbers them.
+cat >"$tmp/check.py" <<'PY'
 import collections, json, sys
 out, pids, port, nreq, nresp = sys.argv[1], json.load(open(sys.argv[2])), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-n = 0
 def tap(ok, name):
-    global n
-    n += 1
-    print(("ok %d - %s" if ok else "not ok %d - %s") % (n, name))
+    print(("ok %s" if ok else "not ok %s") % name)
 
 conns = collections.defaultdict(dict)  # conn id -> {"open": rec, "close": rec}
 try:
@@ -158,8 +155,15 @@ for who, role, nconn in (("client", "client", 2), ("server", "server", 2),
 cli = sorted((c.get("close") or c.get("open"))["conn"]["src"] for c in of(pids["client"]))
 srv = sorted((c.get("close") or c.get("open"))["conn"]["src"] for c in of(pids["server"]))
 tap(cli == srv and len(cli) == 2, "client and server agree on the client endpoints %s" % cli)
-sys.exit(0)
 PY
+while IFS= read -r line; do
+	case $line in
+	"ok "*) ok "${line#ok }" ;;
+	"not ok "*) not_ok "${line#not ok }" ;;
+	*) echo "# $line" ;;
+	esac
+done < <(python3 "$tmp/check.py" "$tmp/out.ndjson" "$tmp/pids.json" "$port" "$req_bytes" \
+	"$resp_bytes" 2>&1)
 self_pids=$(python3 -c "
 import json
 for l in open('$tmp/out.ndjson'):
