@@ -55,6 +55,7 @@ enum config_section {
 	SECTION_CAPTURE,
 	SECTION_OUTPUT,
 	SECTION_METRICS,
+	SECTION_PARSERS,
 	SECTION_COUNT,
 };
 
@@ -63,6 +64,7 @@ static const char *const section_names[SECTION_COUNT] = {
 	[SECTION_CAPTURE] = "capture",
 	[SECTION_OUTPUT] = "output",
 	[SECTION_METRICS] = "metrics",
+	[SECTION_PARSERS] = "parsers",
 };
 
 /* Enum names are indexed by the enum value, NULL-terminated. */
@@ -157,6 +159,10 @@ static const struct config_key config_keys[] = {
 	KEY_ENUM(SECTION_OUTPUT, "redact", redact, redact_names),
 	KEY_STR(SECTION_METRICS, "address", metrics, check_metrics),
 	KEY_NUM(SECTION_METRICS, "stats_interval_s", stats_interval_s, 0, 86400, false),
+	KEY_SZ(SECTION_PARSERS, "buffer_bytes", parser_buffer_bytes, 4 * SIZE_KIB, 16 * SIZE_MIB,
+	       false),
+	KEY_NUM(SECTION_PARSERS, "records", parser_records, 16, 1 << 20, false),
+	KEY_NUM(SECTION_PARSERS, "statements", parser_statements, 16, 1 << 20, false),
 };
 
 /*
@@ -219,6 +225,9 @@ void config_defaults(struct config *cfg)
 	cfg->redact = REDACT_PII;
 	cfg->metrics[0] = '\0';
 	cfg->stats_interval_s = 60;
+	cfg->parser_buffer_bytes = 64 * SIZE_KIB;
+	cfg->parser_records = 4096;
+	cfg->parser_statements = 16384;
 }
 
 /*

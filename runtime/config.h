@@ -53,6 +53,11 @@ struct config {
 	uint64_t spool_bytes;         /* cap on the on-disk spool for socket sinks */
 	enum redact_mode redact;
 
+	/* protocol parsers */
+	uint32_t parser_buffer_bytes; /* longest message buffered per connection direction */
+	uint32_t parser_records;      /* records awaiting their response, per worker */
+	uint32_t parser_statements;   /* prepared statements remembered, per worker */
+
 	/* metrics and stats */
 	char metrics[CONFIG_STR_MAX]; /* HOST:PORT, "" = off */
 	uint32_t stats_interval_s;    /* 0 = no periodic stats records */

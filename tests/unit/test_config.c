@@ -81,6 +81,9 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 	assert_int_equal(a->redact, b->redact);
 	assert_string_equal(a->metrics, b->metrics);
 	assert_int_equal(a->stats_interval_s, b->stats_interval_s);
+	assert_int_equal(a->parser_buffer_bytes, b->parser_buffer_bytes);
+	assert_int_equal(a->parser_records, b->parser_records);
+	assert_int_equal(a->parser_statements, b->parser_statements);
 }
 
 /* Every field different from its default, and valid: what full.yaml below sets. */
@@ -108,6 +111,9 @@ static void config_full(struct config *cfg)
 	cfg->redact = REDACT_LITERALS;
 	strcpy(cfg->metrics, "127.0.0.1:9187");
 	cfg->stats_interval_s = 0;
+	cfg->parser_buffer_bytes = 1 << 20;
+	cfg->parser_records = 100;
+	cfg->parser_statements = 200;
 }
 
 static const char full_yaml[] = "# every key, none at its default\n"
@@ -135,7 +141,11 @@ static const char full_yaml[] = "# every key, none at its default\n"
 				"  redact: literals\n"
 				"metrics:\n"
 				"  address: 127.0.0.1:9187\n"
-				"  stats_interval_s: 0\n";
+				"  stats_interval_s: 0\n"
+				"parsers:\n"
+				"  buffer_bytes: 1MiB\n"
+				"  records: 100\n"
+				"  statements: 200\n";
 
 struct bad_case {
 	const char *name;
@@ -162,7 +172,7 @@ static const char long_unix_yaml[] =
 static const struct bad_case bad_cases[] = {
 	/* where the file is */
 	{"unknown_section", "runtim:\n  workers: 4\n", "1:1", "runtim",
-	 "a section (runtime, capture, output, metrics)"},
+	 "a section (runtime, capture, output, metrics, parsers)"},
 	{"unknown_key", "runtime:\n  workers: 4\n  worker: 4\n", "3:3", "runtime.worker",
 	 "a key of runtime (workers, readers, chunk_bytes, chunk_pool, shard_queue, queue_full, "
 	 "conn_table, conn_idle_s, memory_cap), got 'worker'"},
@@ -170,7 +180,7 @@ static const struct bad_case bad_cases[] = {
 	{"section_sequence", "capture:\n  - ring_bytes\n", "2:3", "capture",
 	 "a mapping of capture keys, got '[...]'"},
 	{"top_level_sequence", "- runtime\n", "1:1", "(document)",
-	 "a mapping of sections (runtime, capture, output, metrics), got '[...]'"},
+	 "a mapping of sections (runtime, capture, output, metrics, parsers), got '[...]'"},
 	{"top_level_scalar", "hello\n", "1:1", "(document)", "a mapping of sections"},
 	{"two_documents", "runtime:\n  workers: 1\n---\nruntime:\n  workers: 2\n", "3:1",
 	 "(document)", "a single YAML document"},
