@@ -51,6 +51,7 @@ const volatile bool capture_unix = true;   /* follow AF_UNIX sockets too */
 /* net.ipv4.ip_local_port_range: ports the kernel picks for clients */
 const volatile __u16 ephemeral_lo = 32768;
 const volatile __u16 ephemeral_hi = 60999;
+const volatile __u32 nr_cpus = 1; /* possible CPUs: the uprobe scratch slots follow theirs */
 
 /* Source of connection generations, shared by all CPUs (atomic add). */
 __u64 next_generation = 0;
@@ -101,6 +102,7 @@ struct conn {
 };
 
 struct scratch {
+	__u64 busy; /* uprobe slots only: set while a program assembles an event in it */
 	struct ww_event ev;
 	/* twice the budget: lets the verifier prove offset + size in bounds for iovec reads */
 	__u8 data[2 * WW_CAPTURE_MAX];
@@ -117,21 +119,28 @@ struct {
 } rings SEC(".maps");
 
 /*
- * Event assembly area, one per CPU. A plain array indexed by CPU rather than a per-CPU array
- * because per-CPU values are limited to 32 KiB. Syscall tracepoint programs run with
- * preemption disabled, so a CPU's slot is never used by two programs at once.
+ * Event assembly areas: [cpu] for the syscall tracepoint programs, [nr_cpus + cpu] for the
+ * uprobes. A plain array rather than a per-CPU one because per-CPU values are limited to
+ * 32 KiB. Syscall tracepoint programs run with preemption disabled, so their slot is never
+ * used by two programs at once; uprobe programs only have migration disabled and can be
+ * preempted by another task's uprobe on the same CPU, so their slot has a busy flag.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1); /* possible CPUs, set by the loader */
+	__uint(max_entries, 2); /* 2 x possible CPUs, set by the loader */
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
+/*
+ * The syscall in flight of each thread: task local storage rather than a hash keyed by
+ * pid_tgid, so enter and exit cost no hashing, no bucket lock and no delete, and a thread
+ * that dies mid-syscall leaves nothing behind. op == 0 means no saved syscall.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct args);
 } inflight SEC(".maps");
 
@@ -185,30 +194,33 @@ static __always_inline bool tgid_traced(__u32 tgid)
 static __always_inline struct sock *fd_sock(__u32 fd, __u16 *family, __u16 *type)
 {
 	/*
-	 * Direct loads through BTF pointers (the verifier turns them into fault-safe loads) cost a
-	 * few ns each, where every BPF_CORE_READ hop is a helper call: this runs on every read and
-	 * write of every process. Only the indexed fd array slot needs bpf_probe_read_kernel.
+	 * Direct loads through BTF pointers (the verifier makes them fault-safe) cost a few ns
+	 * each where a BPF_CORE_READ hop is a helper call, and this runs on every read and write
+	 * of every process. The file read out of the fd array is no longer a BTF pointer, so from
+	 * there on it is BPF_CORE_READ.
 	 */
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct fdtable *fdt = task->files->fdt;
 	struct file *file = NULL;
 	struct socket *sock;
 	struct sock *sk;
+	umode_t mode;
 
 	if (fd >= fdt->max_fds)
 		return NULL;
 	if (bpf_probe_read_kernel(&file, sizeof(file), &fdt->fd[fd]) || !file)
 		return NULL;
-	if ((file->f_inode->i_mode & S_IFMT) != S_IFSOCK)
+	mode = BPF_CORE_READ(file, f_inode, i_mode);
+	if ((mode & S_IFMT) != S_IFSOCK)
 		return NULL;
-	sock = file->private_data;
+	sock = BPF_CORE_READ(file, private_data);
 	if (!sock)
 		return NULL;
-	sk = sock->sk;
+	sk = BPF_CORE_READ(sock, sk);
 	if (!sk)
 		return NULL;
-	*type = sock->type;
-	*family = sk->__sk_common.skc_family;
+	*type = BPF_CORE_READ(sock, type);
+	*family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if (*type != SOCK_STREAM && *type != SOCK_DGRAM && *type != SOCK_SEQPACKET)
 		return NULL;
 	if (*family == AF_INET || *family == AF_INET6)
@@ -320,8 +332,7 @@ static __always_inline void ring_put(void *data, __u64 size)
 static __always_inline void event_head(struct ww_event *ev, __u64 key, const struct conn *c,
 				       __u8 kind, __u8 dir, const struct ww_endpoint *remote)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *leader = bpf_get_current_task_btf()->group_leader;
 	const struct ww_endpoint *local = &c->local;
 
 	ev->conn_key = key;
@@ -337,7 +348,7 @@ static __always_inline void event_head(struct ww_event *ev, __u64 key, const str
 	ev->flags = c->flags;
 	ev->tid = (__u32)bpf_get_current_pid_tgid();
 	/* the process's name, not the thread's: a server's worker threads have their own */
-	bpf_core_read_str(ev->comm, sizeof(ev->comm), &leader->comm);
+	bpf_probe_read_kernel(ev->comm, sizeof(ev->comm), leader->comm);
 	if (c->role == ROLE_SERVER) {
 		ev->src = *remote;
 		ev->dst = *local;
@@ -361,7 +372,8 @@ struct io {
 	__u64 iov; /* iovec array, or 0 */
 	__u32 cnt;
 	__u8 no_payload; /* bytes moved, content not capturable (sendfile) */
-	__u8 pad[3];
+	__u8 uprobe;     /* called from a uprobe: use the uprobe scratch slot */
+	__u8 pad[2];
 	struct ww_endpoint peer;
 };
 
@@ -395,6 +407,8 @@ static __noinline struct conn *conn_open(__u64 key, const struct args *a, __u8 r
 		role = role_infer(c.local.port, remote_port, sotype, c.remote.port != 0,
 				  op_is_read(a->op));
 	c.role = role;
+	if (!c.remote.port && peer->family)
+		c.remote = *peer; /* unconnected datagrams: the first peer names the connection */
 	if (bpf_map_update_elem(&conns, &key, &c, BPF_ANY)) {
 		drop_count(WW_DROP_CONN_FULL);
 		return NULL;
@@ -419,6 +433,8 @@ static __always_inline struct conn *conn_get(__u64 key, const struct args *a,
 /* State of one iovec walk, on the caller's stack (bpf_loop callback context). */
 struct iov_walk {
 	__u64 uiov; /* user iovec array */
+	__u32 slot; /* scratch slot */
+	__u32 pad;
 	__u32 cnt;
 	__u32 budget;
 	__u32 copied;
@@ -433,7 +449,6 @@ struct iov_walk {
 static long iov_step(__u32 i, void *arg)
 {
 	struct iov_walk *w = arg;
-	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s;
 	struct iovec iov;
 	__u32 off;
@@ -441,7 +456,7 @@ static long iov_step(__u32 i, void *arg)
 
 	if (i >= w->cnt || w->copied >= w->budget)
 		return 1;
-	s = bpf_map_lookup_elem(&scratch, &cpu);
+	s = bpf_map_lookup_elem(&scratch, &w->slot);
 	if (!s || bpf_probe_read_user(&iov, sizeof(iov), (struct iovec *)w->uiov + i)) {
 		w->err = -1;
 		return 1;
@@ -464,9 +479,9 @@ static long iov_step(__u32 i, void *arg)
 }
 
 /* Copies up to budget bytes of an iovec array into the scratch payload; -1 when unreadable. */
-static __always_inline long iov_copy(__u64 uiov, __u32 cnt, __u32 budget)
+static __always_inline long iov_copy(__u32 slot, __u64 uiov, __u32 cnt, __u32 budget)
 {
-	struct iov_walk w = {.uiov = uiov, .cnt = cnt, .budget = budget};
+	struct iov_walk w = {.uiov = uiov, .slot = slot, .cnt = cnt, .budget = budget};
 
 	bpf_loop(WW_IOV_MAX, iov_step, &w, 0);
 	if (w.err)
@@ -485,14 +500,18 @@ static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const 
 				 __u32 len_true)
 {
 	const struct ww_endpoint *remote = io->peer.family ? &io->peer : &c->remote;
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	__u32 slot = bpf_get_smp_processor_id() + (io->uprobe ? nr_cpus : 0);
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &slot);
 	__u8 dir = dir_of(c->role, is_read);
 	__u32 budget = capture_bytes;
 	long len = 0;
 
 	if (!s)
 		return;
+	if (io->uprobe && __sync_lock_test_and_set(&s->busy, 1)) {
+		drop_count(WW_DROP_SCRATCH_BUSY);
+		return;
+	}
 	event_head(&s->ev, key, c, WW_KIND_DATA, dir, remote);
 	s->ev.len_true = len_true;
 	/* two constant offsets: an indexed atomic on a map value loses its bounds in the verifier */
@@ -507,7 +526,7 @@ static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const 
 	if (io->no_payload) {
 		s->ev.flags |= WW_F_NO_PAYLOAD;
 	} else if (io->iov) {
-		len = iov_copy(io->iov, io->cnt, budget);
+		len = iov_copy(slot, io->iov, io->cnt, budget);
 	} else if (io->buf) {
 		len = budget;
 		barrier_var(len);
@@ -530,10 +549,23 @@ static __noinline void emit_data(__u64 key, struct conn *c, bool is_read, const 
 	if (len > WW_CAPTURE_MAX)
 		len = WW_CAPTURE_MAX;
 	s->ev.len = len;
-	ring_put(s, sizeof(s->ev) + len);
+	ring_put(&s->ev, sizeof(s->ev) + len);
+	if (io->uprobe)
+		*(volatile __u64 *)&s->busy = 0; /* after the helper call: nothing moves past it */
 }
 
 /* ---- enter: filter and save the arguments ---- */
+
+static __always_inline void args_save(const struct args *a)
+{
+	struct args *slot = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0,
+						 BPF_LOCAL_STORAGE_GET_F_CREATE);
+
+	if (slot)
+		*slot = *a;
+	else
+		drop_count(WW_DROP_ARGS_FULL); /* no memory for this thread's slot */
+}
 
 static __always_inline int enter_io(__u32 fd, __u64 buf, __u64 addr, __u32 cnt, __u8 op)
 {
@@ -552,27 +584,89 @@ static __always_inline int enter_io(__u32 fd, __u64 buf, __u64 addr, __u32 cnt, 
 	a.fd = fd;
 	a.cnt = cnt;
 	a.op = op;
-	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
-		drop_count(WW_DROP_ARGS_FULL);
+	args_save(&a);
 	return 0;
 }
 
-/* Takes (and removes) the saved arguments of this thread's syscall. */
+/* Takes (and clears) the saved arguments of this thread's syscall. */
 static __always_inline bool args_take(struct args *out)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct args *a = bpf_map_lookup_elem(&inflight, &id);
+	struct args *a = bpf_task_storage_get(&inflight, bpf_get_current_task_btf(), 0, 0);
 
-	if (!a)
+	if (!a || !a->op)
 		return false;
 	*out = *a;
-	bpf_map_delete_elem(&inflight, &id);
+	a->op = 0;
 	return true;
 }
 
 static __always_inline __u64 conn_key(__u32 fd)
 {
 	return (bpf_get_current_pid_tgid() & 0xffffffff00000000ull) | fd;
+}
+
+/*
+ * ---- TLS: OpenSSL's cleartext through uprobes ----
+ *
+ * SSL_read/SSL_write (and the _ex variants) save their buffer at entry in the thread's
+ * tls_inflight slot; the socket syscall OpenSSL makes inside the call names the fd (no struct
+ * offsets of OpenSSL needed), marks the connection TLS and is not reported itself (it is
+ * ciphertext); the return probe reports the cleartext. SSL_do_handshake is probed too, so
+ * the handshake's records never reach the parsers and the cleartext starts at offset 0 (when
+ * the connection is seen from its start). ssl_fds remembers the fd of each SSL
+ * object for calls served from OpenSSL's buffer without a syscall.
+ */
+enum tls_op {
+	TLS_READ = 1,
+	TLS_WRITE = 2,
+	TLS_HANDSHAKE = 3, /* its records are not cleartext: suppressed, nothing reported */
+};
+
+struct tls_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_ptr; /* size_t * of SSL_read_ex/SSL_write_ex, 0 for SSL_read/SSL_write */
+	__u32 fd;
+	__u8 op; /* enum tls_op, 0 = none in flight */
+	__u8 has_fd;
+	__u8 pad[2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tls_call);
+} tls_inflight SEC(".maps");
+
+struct ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct ssl_key);
+	__type(value, __u32);
+} ssl_fds SEC(".maps");
+
+/*
+ * A socket syscall's bytes are ciphertext when it runs inside an SSL call of this thread (the
+ * call learns its fd here), or when its connection already carries TLS (handshake, alerts).
+ */
+static __always_inline bool tls_ciphertext(__u32 fd, struct conn *c)
+{
+	struct tls_call *t = bpf_task_storage_get(&tls_inflight, bpf_get_current_task_btf(), 0, 0);
+
+	if (t && t->op) {
+		t->fd = fd;
+		t->has_fd = 1;
+		c->flags |= WW_F_TLS;
+		return true;
+	}
+	return c->flags & WW_F_TLS;
 }
 
 /* ---- exit: report what moved ---- */
@@ -624,7 +718,7 @@ static __always_inline int exit_io(long ret)
 	}
 	key = conn_key(a.fd);
 	c = conn_get(key, &a, &io.peer);
-	if (c)
+	if (c && !tls_ciphertext(a.fd, c))
 		emit_data(key, c, op_is_read(a.op), &io, ret);
 	return 0;
 }
@@ -652,7 +746,7 @@ static __always_inline int exit_mmsg(long ret)
 		io_from_msghdr(&io, &a, (__u64)&um->msg_hdr);
 		if (!c)
 			c = conn_get(key, &a, &io.peer);
-		if (!c)
+		if (!c || tls_ciphertext(a.fd, c))
 			return 0;
 		emit_data(key, c, a.op == SC_RECVMMSG, &io, len);
 	}
@@ -783,8 +877,7 @@ TP_ENTER(close)(enter_ctx *ctx)
 		return 0;
 	a.fd = fd;
 	a.op = SC_CLOSE;
-	if (bpf_map_update_elem(&inflight, &id, &a, BPF_ANY))
-		drop_count(WW_DROP_ARGS_FULL);
+	args_save(&a);
 	return 0;
 }
 TP_EXIT(close)(exit_ctx *ctx)
@@ -865,4 +958,137 @@ SEC("tracepoint/sched/sched_process_exec")
 int tp_process_exec(void *ctx)
 {
 	return fd_walk(false);
+}
+
+/* ---- TLS uprobes (attached per libssl by the loader) ---- */
+
+static __always_inline int tls_enter(void *ssl, const void *buf, void *len_ptr, __u8 op)
+{
+	struct tls_call *t;
+
+	if (!tgid_traced(bpf_get_current_pid_tgid() >> 32))
+		return 0;
+	t = bpf_task_storage_get(&tls_inflight, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!t) {
+		drop_count(WW_DROP_ARGS_FULL);
+		return 0;
+	}
+	t->ssl = (__u64)ssl;
+	t->buf = (__u64)buf;
+	t->len_ptr = (__u64)len_ptr;
+	t->fd = 0;
+	t->has_fd = 0;
+	t->op = op;
+	return 0;
+}
+
+static __always_inline int tls_exit(long ret)
+{
+	struct tls_call *t = bpf_task_storage_get(&tls_inflight, bpf_get_current_task_btf(), 0, 0);
+	struct io io = {.uprobe = 1};
+	struct tls_call call;
+	struct ssl_key k = {};
+	struct conn *c;
+	__u64 n, key;
+	__u32 *fdp;
+
+	if (!t || !t->op)
+		return 0;
+	call = *t;
+	t->op = 0;
+	k.ssl = call.ssl;
+	k.tgid = bpf_get_current_pid_tgid() >> 32;
+	if (call.op == TLS_HANDSHAKE) {
+		if (call.has_fd)
+			bpf_map_update_elem(&ssl_fds, &k, &call.fd, BPF_ANY);
+		return 0;
+	}
+	if (call.len_ptr) {
+		/* SSL_read_ex/SSL_write_ex: 1 on success, the count behind the pointer */
+		if (ret != 1 || bpf_probe_read_user(&n, sizeof(n), (void *)call.len_ptr))
+			return 0;
+	} else {
+		if (ret <= 0)
+			return 0;
+		n = ret;
+	}
+	if (!n)
+		return 0;
+	if (call.has_fd) {
+		bpf_map_update_elem(&ssl_fds, &k, &call.fd, BPF_ANY);
+	} else {
+		fdp = bpf_map_lookup_elem(&ssl_fds, &k);
+		if (!fdp) {
+			drop_count(WW_DROP_TLS_NO_FD); /* e.g. a memory BIO, or no syscall seen yet */
+			return 0;
+		}
+		call.fd = *fdp;
+	}
+	key = ((__u64)k.tgid << 32) | call.fd;
+	c = bpf_map_lookup_elem(&conns, &key);
+	if (!c) {
+		drop_count(WW_DROP_TLS_NO_FD);
+		return 0;
+	}
+	c->flags |= WW_F_TLS;
+	io.buf = call.buf;
+	emit_data(key, c, call.op == TLS_READ, &io, n);
+	return 0;
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return tls_enter(ssl, buf, NULL, TLS_READ);
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_exit, int ret)
+{
+	return tls_exit(ret);
+}
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return tls_enter(ssl, buf, NULL, TLS_WRITE);
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_exit, int ret)
+{
+	return tls_exit(ret);
+}
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return tls_enter(ssl, buf, readbytes, TLS_READ);
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_read_ex_exit, int ret)
+{
+	return tls_exit(ret);
+}
+/* int SSL_write_ex(SSL *ssl, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_KPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return tls_enter(ssl, buf, written, TLS_WRITE);
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_write_ex_exit, int ret)
+{
+	return tls_exit(ret);
+}
+/* int SSL_do_handshake(SSL *ssl): SSL_connect and SSL_accept go through it */
+SEC("uprobe")
+int BPF_KPROBE(ssl_handshake_enter, void *ssl)
+{
+	return tls_enter(ssl, NULL, NULL, TLS_HANDSHAKE);
+}
+SEC("uretprobe")
+int BPF_KRETPROBE(ssl_handshake_exit, int ret)
+{
+	return tls_exit(ret);
 }

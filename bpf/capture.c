@@ -13,7 +13,9 @@
  * Buffer hand-off: a ring sample is borrowed during capture_sample(); its bytes are copied
  * into a chunk the reader owns, and reader_emit() passes the chunk on.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +83,10 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 	[WW_DROP_NO_RING] = {"bpf_no_ring_total", "Events with no ring buffer for their CPU"},
 	[WW_DROP_IOV_CUT] = {"bpf_iov_cut_total",
 			     "Syscalls with more iovecs or messages than one event reads"},
+	[WW_DROP_TLS_NO_FD] = {"bpf_tls_no_fd_total",
+			       "TLS cleartext dropped: its socket was not known yet"},
+	[WW_DROP_SCRATCH_BUSY] = {"bpf_scratch_busy_total",
+				  "TLS events dropped: the CPU's uprobe assembly area was in use"},
 };
 
 /* Which kernel drops are lost events (the others are partial captures, still reported). */
@@ -89,6 +95,8 @@ static const bool capture_drop_is_loss[WW_DROP_NR] = {
 	[WW_DROP_CONN_FULL] = true,
 	[WW_DROP_ARGS_FULL] = true,
 	[WW_DROP_NO_RING] = true,
+	[WW_DROP_TLS_NO_FD] = true,
+	[WW_DROP_SCRATCH_BUSY] = true,
 };
 
 static uint64_t capture_now_ns(clockid_t clk)
@@ -239,20 +247,39 @@ static int capture_fill_rings(struct capture *cap, char *err, size_t err_len)
 	return 0;
 }
 
+static bool capture_is_uprobe(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return strncmp(sec, "uprobe", 6) == 0 || strncmp(sec, "uretprobe", 9) == 0;
+}
+
+static int capture_link_add(struct capture *cap, struct bpf_link *link)
+{
+	struct bpf_link **links = realloc(cap->links, (cap->nlinks + 1) * sizeof(*links));
+
+	if (!links) {
+		bpf_link__destroy(link);
+		return -ENOMEM;
+	}
+	cap->links = links;
+	cap->links[cap->nlinks++] = link;
+	return 0;
+}
+
+/* Every tracepoint program; the uprobes are attached per library by capture_attach_tls(). */
 static int capture_attach(struct capture *cap, char *err, size_t err_len)
 {
 	struct bpf_program *prog;
-	uint32_t n = 0;
+	int ret;
 
-	bpf_object__for_each_program(prog, cap->skel->obj)
-		n++;
-	cap->links = calloc(n, sizeof(*cap->links));
-	if (!cap->links)
-		return -ENOMEM;
 	bpf_object__for_each_program(prog, cap->skel->obj)
 	{
-		struct bpf_link *link = bpf_program__attach(prog);
+		struct bpf_link *link;
 
+		if (capture_is_uprobe(prog))
+			continue;
+		link = bpf_program__attach(prog);
 		if (!link) {
 			int e = errno;
 
@@ -261,9 +288,131 @@ static int capture_attach(struct capture *cap, char *err, size_t err_len)
 				 strerror(e));
 			return -e;
 		}
-		cap->links[cap->nlinks++] = link;
+		ret = capture_link_add(cap, link);
+		if (ret < 0)
+			return ret;
 	}
 	return 0;
+}
+
+#define CAPTURE_LIBSSL_MAX 32
+
+struct capture_libssl {
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+};
+
+/* Adds path unless the same file (device and inode: symlinks, /proc/PID/root) is there. */
+static void capture_libssl_add(struct capture_libssl *libs, uint32_t *n, const char *path)
+{
+	struct stat st;
+
+	if (*n == CAPTURE_LIBSSL_MAX || stat(path, &st) < 0)
+		return;
+	for (uint32_t i = 0; i < *n; i++)
+		if (libs[i].dev == st.st_dev && libs[i].ino == st.st_ino)
+			return;
+	snprintf(libs[*n].path, sizeof(libs[*n].path), "%s", path);
+	libs[*n].dev = st.st_dev;
+	libs[*n].ino = st.st_ino;
+	(*n)++;
+}
+
+/*
+ * The libssl files in use: the system's, and every one mapped by a running process (seen
+ * through /proc/PID/root, so a container's own libssl counts). A uprobe is set on the file,
+ * so processes that load it later are covered too.
+ */
+static uint32_t capture_find_libssl(struct capture_libssl *libs)
+{
+	static const char *const system_libs[] = {
+		"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+		"/usr/lib64/libssl.so.3",                "/usr/lib64/libssl.so.1.1",
+		"/usr/lib/libssl.so.3",                  "/usr/lib/libssl.so.1.1",
+	};
+	uint32_t n = 0;
+	struct dirent *de;
+	DIR *proc;
+
+	for (size_t i = 0; i < sizeof(system_libs) / sizeof(system_libs[0]); i++)
+		capture_libssl_add(libs, &n, system_libs[i]);
+	proc = opendir("/proc");
+	if (!proc)
+		return n;
+	while ((de = readdir(proc))) {
+		char maps[300], line[PATH_MAX + 128], path[PATH_MAX + 300];
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(maps, sizeof(maps), "/proc/%s/maps", de->d_name);
+		f = fopen(maps, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char *p = strchr(line, '/');
+
+			if (!p || !strstr(p, "/libssl.so"))
+				continue;
+			p[strcspn(p, "\n")] = '\0';
+			snprintf(path, sizeof(path), "/proc/%s/root%s", de->d_name, p);
+			capture_libssl_add(libs, &n, path);
+		}
+		fclose(f);
+	}
+	closedir(proc);
+	return n;
+}
+
+/*
+ * TLS cleartext: the SSL_* uprobes on every libssl found. Optional: a library or symbol that
+ * cannot be probed is reported and skipped, the capture goes on without its cleartext.
+ */
+static void capture_attach_tls(struct capture *cap)
+{
+	static const struct {
+		const char *prog, *func;
+		bool ret;
+	} probes[] = {
+		{"ssl_read_enter", "SSL_read", false},
+		{"ssl_read_exit", "SSL_read", true},
+		{"ssl_write_enter", "SSL_write", false},
+		{"ssl_write_exit", "SSL_write", true},
+		{"ssl_read_ex_enter", "SSL_read_ex", false},
+		{"ssl_read_ex_exit", "SSL_read_ex", true},
+		{"ssl_write_ex_enter", "SSL_write_ex", false},
+		{"ssl_write_ex_exit", "SSL_write_ex", true},
+		{"ssl_handshake_enter", "SSL_do_handshake", false},
+		{"ssl_handshake_exit", "SSL_do_handshake", true},
+	};
+	struct capture_libssl *libs = calloc(CAPTURE_LIBSSL_MAX, sizeof(*libs));
+	uint32_t n;
+
+	if (!libs)
+		return;
+	n = capture_find_libssl(libs);
+	for (uint32_t i = 0; i < n; i++) {
+		for (size_t j = 0; j < sizeof(probes) / sizeof(probes[0]); j++) {
+			LIBBPF_OPTS(bpf_uprobe_opts, opts, .func_name = probes[j].func,
+				    .retprobe = probes[j].ret);
+			struct bpf_program *prog =
+				bpf_object__find_program_by_name(cap->skel->obj, probes[j].prog);
+			struct bpf_link *link;
+
+			link = prog ? bpf_program__attach_uprobe_opts(prog, -1, libs[i].path, 0,
+								       &opts)
+				    : NULL;
+			if (!link) {
+				fprintf(stderr,
+					"wirewatch: bpf: no TLS cleartext from %s: uprobe on %s: %s\n",
+					libs[i].path, probes[j].func, strerror(errno));
+				continue;
+			}
+			capture_link_add(cap, link);
+		}
+	}
+	free(libs);
 }
 
 static int capture_sample(void *ctx, void *data, size_t size);
@@ -437,7 +586,8 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	cap->skel->rodata->capture_unix = true;
 	capture_ephemeral_ports(cap);
 	bpf_map__set_max_entries(cap->skel->maps.rings, cap->ncpus);
-	bpf_map__set_max_entries(cap->skel->maps.scratch, cap->ncpus);
+	bpf_map__set_max_entries(cap->skel->maps.scratch, 2 * cap->ncpus);
+	cap->skel->rodata->nr_cpus = cap->ncpus;
 	ret = capture_make_rings(cap, cfg->ring_bytes, err, err_len);
 	if (ret < 0)
 		goto err_close_rings;
@@ -461,6 +611,7 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	ret = capture_attach(cap, err, err_len);
 	if (ret < 0)
 		goto err_detach;
+	capture_attach_tls(cap);
 	src->priv = cap;
 	return 0;
 

@@ -84,7 +84,9 @@ enum ww_drop {
 	WW_DROP_ARGS_FULL = 3,  /* syscall arguments could not be saved at enter: call not seen */
 	WW_DROP_NO_RING = 4,    /* no ring buffer for this CPU (should not happen) */
 	WW_DROP_IOV_CUT = 5,    /* iovecs or mmsg messages past the bounded loop (bytes not read) */
-	WW_DROP_NR = 6,
+	WW_DROP_TLS_NO_FD = 6,  /* TLS cleartext whose socket is unknown (no syscall seen yet) */
+	WW_DROP_SCRATCH_BUSY = 7, /* uprobe event while another filled this CPU's uprobe slot */
+	WW_DROP_NR = 8,
 };
 
 _Static_assert(sizeof(struct ww_endpoint) == 20, "ww_endpoint layout");

@@ -227,7 +227,7 @@ void config_defaults(struct config *cfg)
 	cfg->stats_interval_s = 60;
 	cfg->parser_buffer_bytes = 64 * SIZE_KIB;
 	cfg->parser_records = 4096;
-	cfg->parser_statements = 16384;
+	cfg->parser_statements = 4096;
 }
 
 /*

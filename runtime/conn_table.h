@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "chunk.h"
+#include "engine.h"
 
 #define CONN_NONE UINT32_MAX
 
@@ -35,6 +36,7 @@ struct conn {
 	char comm[CHUNK_COMM_LEN];
 	struct endpoint src;
 	struct endpoint dst;
+	struct conn_parse parse; /* protocol engine state (parsers/engine.h) */
 	uint32_t lru_prev;
 	uint32_t lru_next;
 };

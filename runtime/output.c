@@ -48,17 +48,17 @@
 #include "output.h"
 #include "spool.h"
 
-#define OUT_IOV_MAX 64     /* batches gathered into one write */
-#define OUT_SEND_BUDGET 64 /* writes per loop turn before the rings are looked at again */
-#define OUT_MS 1000000ull
-#define OUT_IDLE_NS (1 * OUT_MS) /* nothing to do: sleep this long, never spin */
-#define OUT_WAIT_BATCH_NS 200000ull
-#define OUT_BACKOFF_MIN_NS (100 * OUT_MS)
-#define OUT_BACKOFF_MAX_NS (5000 * OUT_MS)
+#define OUT_IOV_MAX	       64 /* batches gathered into one write */
+#define OUT_SEND_BUDGET	       64 /* writes per loop turn before the rings are looked at again */
+#define OUT_MS		       1000000ull
+#define OUT_IDLE_NS	       (1 * OUT_MS) /* nothing to do: sleep this long, never spin */
+#define OUT_WAIT_BATCH_NS      200000ull
+#define OUT_BACKOFF_MIN_NS     (100 * OUT_MS)
+#define OUT_BACKOFF_MAX_NS     (5000 * OUT_MS)
 #define OUT_CONNECT_TIMEOUT_NS (5000 * OUT_MS) /* a SYN nobody answers must not stall us */
-#define OUT_FINISH_RECORD_NS (1000 * OUT_MS)   /* a peer going away gets this long to take
-						* the rest of a record it has the head of */
-#define OUT_ERROR_RETRY_NS (100 * OUT_MS)
+/* A peer going away gets this long to take the rest of a record it has the head of. */
+#define OUT_FINISH_RECORD_NS (1000 * OUT_MS)
+#define OUT_ERROR_RETRY_NS   (100 * OUT_MS)
 
 _Static_assert(__atomic_always_lock_free(sizeof(int), 0), "reopen flag must be lock-free");
 
@@ -86,11 +86,10 @@ static const struct counter_def out_counter_defs[OUT_COUNTERS] = {
 	[OUT_RECORDS_SPOOLED] = {"output_records_spooled_total",
 				 "Records put in the on-disk spool because the socket sink was "
 				 "down, full or still draining the spool"},
-	[OUT_RECORDS_REPLAYED] = {"output_records_replayed_total",
-				  "Records sent from the spool"},
-	[OUT_RECORDS_DROPPED] = {"output_records_dropped_total",
-				 "Records lost: the spool was full or failed, or a file sink failed "
-				 "for good"},
+	[OUT_RECORDS_REPLAYED] = {"output_records_replayed_total", "Records sent from the spool"},
+	[OUT_RECORDS_DROPPED] =
+		{"output_records_dropped_total",
+		 "Records lost: the spool was full or failed, or a file sink failed for good"},
 	[OUT_WRITE_ERRORS] = {"output_write_errors_total",
 			      "Failed writes, sends, reopens and spool writes"},
 	[OUT_RECONNECTS] = {"output_reconnects_total",
@@ -138,11 +137,11 @@ struct output {
 	/* Frozen by output_open; read by every thread. */
 	enum sink_kind kind;
 	char path[CONFIG_STR_MAX]; /* file sink */
-	struct addrinfo *addrs;    /* tcp sink: every address HOST resolved to at open */
-	struct sockaddr_un sun;    /* unix sink */
+	struct addrinfo *addrs;	   /* tcp sink: every address HOST resolved to at open */
+	struct sockaddr_un sun;	   /* unix sink */
 	socklen_t sun_len;
 	uint32_t producers;
-	uint32_t batches; /* per producer */
+	uint32_t batches;  /* per producer */
 	uint64_t drain_ns; /* output_close waits this long for the spool to drain */
 	struct out_producer *prod;
 
@@ -182,7 +181,7 @@ struct output {
 	uint64_t connect_deadline_ns;
 	uint64_t backoff_ns;
 	bool ever_connected;
-	bool blocked;    /* a send hit EAGAIN: nothing more until POLLOUT */
+	bool blocked;	 /* a send hit EAGAIN: nothing more until POLLOUT */
 	bool going_away; /* the peer shut down its side: see the file comment */
 	uint64_t going_away_deadline_ns;
 	uint32_t spool_off; /* bytes of the spool's head frame sent on this connection */
@@ -209,8 +208,8 @@ static uint64_t now_ns(void)
 
 static void sleep_ns(uint64_t ns)
 {
-	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000ull),
-			       .tv_nsec = (long)(ns % 1000000000ull) };
+	struct timespec ts = {.tv_sec = (time_t)(ns / 1000000000ull),
+			      .tv_nsec = (long)(ns % 1000000000ull)};
 
 	nanosleep(&ts, NULL);
 }
@@ -318,8 +317,8 @@ static void live_advance(struct output *o, uint32_t bytes)
 			o->head_off += bytes;
 			return;
 		}
-		cnt(OUT_RECORDS_WRITTEN, o->head_off ? count_records(b->data + o->head_off, left)
-						     : b->records);
+		cnt(OUT_RECORDS_WRITTEN,
+		    o->head_off ? count_records(b->data + o->head_off, left) : b->records);
 		cnt(OUT_BATCHES_WRITTEN, 1);
 		bytes -= left;
 		pend_pop(o);
@@ -382,9 +381,8 @@ static void live_drop_head(struct output *o)
 {
 	struct out_batch *b = pend_at(o, 0);
 
-	cnt(OUT_RECORDS_DROPPED, o->head_off ? count_records(b->data + o->head_off,
-							    b->len - o->head_off)
-					     : b->records);
+	cnt(OUT_RECORDS_DROPPED,
+	    o->head_off ? count_records(b->data + o->head_off, b->len - o->head_off) : b->records);
 	pend_pop(o);
 	batch_release(o, b);
 }
@@ -490,8 +488,8 @@ static void sock_retry_later(struct output *o, uint64_t now)
 {
 	o->state = SOCK_DOWN;
 	o->next_connect_ns = now + o->backoff_ns;
-	o->backoff_ns = o->backoff_ns * 2 > OUT_BACKOFF_MAX_NS ? OUT_BACKOFF_MAX_NS
-							     : o->backoff_ns * 2;
+	o->backoff_ns =
+		o->backoff_ns * 2 > OUT_BACKOFF_MAX_NS ? OUT_BACKOFF_MAX_NS : o->backoff_ns * 2;
 }
 
 /*
@@ -590,7 +588,7 @@ static void sock_connect_start(struct output *o, uint64_t now)
 
 static void sock_connect_check(struct output *o, uint64_t now)
 {
-	struct pollfd pfd = { .fd = o->fd, .events = POLLOUT };
+	struct pollfd pfd = {.fd = o->fd, .events = POLLOUT};
 	socklen_t len = sizeof(int);
 	int soerr = 0, fd = o->fd;
 
@@ -614,7 +612,7 @@ static void sock_connect_check(struct output *o, uint64_t now)
 /* Looks at the live connection: the peer going away or gone, writability after EAGAIN. */
 static void sock_check_peer(struct output *o, uint64_t now)
 {
-	struct pollfd pfd = { .fd = o->fd };
+	struct pollfd pfd = {.fd = o->fd};
 	bool away = false;
 
 	if (!o->going_away)
@@ -661,7 +659,7 @@ static uint32_t sock_send_iov(struct output *o, uint32_t n, uint64_t now)
 	struct io_uring_sqe *sqe;
 	int res;
 
-	o->msg = (struct msghdr){ .msg_iov = o->iov, .msg_iovlen = n };
+	o->msg = (struct msghdr){.msg_iov = o->iov, .msg_iovlen = n};
 	do {
 		sqe = io_uring_get_sqe(&o->ring);
 		/* MSG_DONTWAIT: a full socket answers EAGAIN (and batches go to the spool) instead
@@ -791,7 +789,7 @@ static bool sock_step(struct output *o, uint64_t now)
 /* Nothing moved this turn: wait ~1 ms, or less when the socket wakes us. */
 static void out_idle(struct output *o)
 {
-	struct pollfd pfd = { .fd = o->fd };
+	struct pollfd pfd = {.fd = o->fd};
 
 	if ((o->kind == SINK_TCP || o->kind == SINK_UNIX) && o->fd >= 0) {
 		if (o->state == SOCK_CONNECTING || o->blocked)
@@ -845,7 +843,7 @@ static void *output_main(void *arg)
 
 static int sink_parse_tcp(struct output *o, const char *hostport, char *err, size_t err_len)
 {
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
+	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
 	char host[CONFIG_STR_MAX];
 	const char *port, *colon;
 	size_t host_len;
@@ -879,8 +877,8 @@ static int sink_parse_tcp(struct output *o, const char *hostport, char *err, siz
 	o->addr_next = o->addrs;
 	return 0;
 bad:
-	snprintf(err, err_len,
-		 "output 'tcp:%s': expected tcp:HOST:PORT (IPv6 as tcp:[ADDR]:PORT)", hostport);
+	snprintf(err, err_len, "output 'tcp:%s': expected tcp:HOST:PORT (IPv6 as tcp:[ADDR]:PORT)",
+		 hostport);
 	return -EINVAL;
 }
 
@@ -1014,8 +1012,9 @@ int output_open(struct output **out, const struct config *cfg, uint32_t producer
 
 	*out = NULL;
 	if (producers == 0 || cfg->batches == 0 || cfg->batch_bytes == 0) {
-		snprintf(err, err_len, "output: need producers, batches and batch_bytes > 0 "
-				       "(got %u, %u, %u)",
+		snprintf(err, err_len,
+			 "output: need producers, batches and batch_bytes > 0 "
+			 "(got %u, %u, %u)",
 			 producers, cfg->batches, cfg->batch_bytes);
 		return -EINVAL;
 	}

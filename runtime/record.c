@@ -5,6 +5,10 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "engine.h"
+#include "fingerprint.h"
+#include "parser.h"
+#include "query_record.h"
 #include "record.h"
 
 static const char *const role_names[] = {
@@ -119,7 +123,7 @@ static void conn_record_encode(struct json_writer *w, const void *arg)
 	const struct conn_record *r = arg;
 	const struct conn *c = r->c;
 
-	record_write_header(w, r->ts_ns, "conn", "unknown", c);
+	record_write_header(w, r->ts_ns, "conn", parse_engine_proto(c), c);
 	json_key(w, "event");
 	json_cstring(w, r->event == CONN_EVENT_OPEN ? "open" : "close");
 	if (r->event == CONN_EVENT_OPEN) {
@@ -156,4 +160,172 @@ void conn_record_emit(struct emitter *e, const struct conn *c, enum conn_event e
 	struct conn_record r = {.c = c, .event = event, .reason = reason, .ts_ns = ts_ns};
 
 	emitter_record(e, conn_record_encode, &r);
+}
+
+/* JSON names of the string fields, in enum record_str order (the order written). */
+static const char *const str_names[RS_COUNT] = {
+	[RS_DB] = "db",
+	[RS_USER] = "user",
+	[RS_APPLICATION] = "application_name",
+	[RS_QUERY] = "query",
+	[RS_STATEMENT] = "statement",
+	[RS_COMMAND] = "command",
+	[RS_METHOD] = "method",
+	[RS_HOST] = "host",
+	[RS_PATH] = "path",
+	[RS_CONTENT_TYPE] = "content_type",
+	[RS_QTYPE] = "qtype",
+	[RS_RCODE] = "rcode",
+	[RS_SNI] = "sni",
+	[RS_ALPN] = "alpn",
+	[RS_AUTH] = "auth",
+};
+
+static const char *const list_names[RL_COUNT] = {
+	[RL_PARAMS] = "params",
+	[RL_COLUMNS] = "columns",
+	[RL_ANSWERS] = "answers",
+};
+
+static const char *const status_names[] = {
+	[RECORD_OK] = "ok",
+	[RECORD_ERROR] = "error",
+	[RECORD_INCOMPLETE] = "incomplete",
+};
+
+struct query_emit {
+	const struct conn *c;
+	const struct parser *parser;
+	const struct query_record *rec;
+	enum redact_mode redact;
+};
+
+static bool rec_has_str(const struct query_record *rec, enum record_str f)
+{
+	return (rec->str_set & (1u << f)) != 0;
+}
+
+static void write_str_field(struct json_writer *w, const struct query_record *rec,
+			    enum record_str f)
+{
+	json_key(w, str_names[f]);
+	json_string(w, rec->arena + rec->str_off[f], rec->str_len[f]);
+}
+
+static void write_list(struct json_writer *w, const struct query_record *rec, enum record_list l,
+		       bool masked)
+{
+	uint16_t off = rec->list_first[l];
+
+	json_key(w, list_names[l]);
+	json_array_begin(w);
+	for (uint16_t i = 0; i < rec->list_count[l]; i++) {
+		uint16_t hdr[2];
+
+		memcpy(hdr, rec->arena + off, sizeof(hdr));
+		if (masked)
+			json_cstring(w, "?");
+		else
+			json_string(w, rec->arena + off + sizeof(hdr), hdr[0]);
+		off = hdr[1];
+	}
+	json_array_end(w);
+}
+
+static void query_record_encode(struct json_writer *w, const void *arg)
+{
+	const struct query_emit *q = arg;
+	const struct query_record *rec = q->rec;
+	bool sql = (q->parser->flags & PARSER_F_SQL) != 0;
+	bool literals = q->redact == REDACT_LITERALS;
+	char fp[RECORD_ARENA_BYTES];
+	size_t fp_len = 0;
+
+	record_write_header(w, rec->ts_ns, "query", q->parser->name, q->c);
+	if (sql && rec_has_str(rec, RS_QUERY))
+		fp_len = sql_fingerprint(rec->arena + rec->str_off[RS_QUERY], rec->str_len[RS_QUERY],
+					 fp, sizeof(fp));
+	for (int f = 0; f < RS_ERROR_CODE; f++) {
+		if (!rec_has_str(rec, f))
+			continue;
+		if (f == RS_QUERY && sql && literals) {
+			/* redact: literals: the statement's shape is all that leaves the host */
+			json_key(w, "query");
+			json_string(w, fp, fp_len);
+		} else {
+			write_str_field(w, rec, f);
+		}
+		if (f == RS_QUERY && rec->list_count[RL_PARAMS])
+			write_list(w, rec, RL_PARAMS, literals);
+		if (f == RS_QUERY && sql) {
+			char hex[17];
+			uint64_t h = fingerprint_hash(fp, fp_len);
+
+			for (int i = 15; i >= 0; i--, h >>= 4)
+				hex[i] = "0123456789abcdef"[h & 15];
+			json_key(w, "fingerprint");
+			json_string(w, fp, fp_len);
+			json_key(w, "fingerprint_hash");
+			json_string(w, hex, 16);
+		}
+		if (f == RS_COMMAND && (rec->int_set & (1u << RI_ROWS))) {
+			json_key(w, "rows");
+			json_i64(w, rec->ints[RI_ROWS]);
+		}
+	}
+	if (!rec_has_str(rec, RS_COMMAND) && (rec->int_set & (1u << RI_ROWS))) {
+		json_key(w, "rows");
+		json_i64(w, rec->ints[RI_ROWS]);
+	}
+	if (!rec_has_str(rec, RS_QUERY) && rec->list_count[RL_PARAMS])
+		write_list(w, rec, RL_PARAMS, literals);
+	if (rec->list_count[RL_COLUMNS])
+		write_list(w, rec, RL_COLUMNS, false);
+	if (rec->list_count[RL_ANSWERS])
+		write_list(w, rec, RL_ANSWERS, false);
+	if (rec->int_set & (1u << RI_STATUS_CODE)) {
+		json_key(w, "status_code");
+		json_i64(w, rec->ints[RI_STATUS_CODE]);
+	}
+	json_key(w, "status");
+	json_cstring(w, status_names[rec->status]);
+	if (rec_has_str(rec, RS_ERROR_CODE) || rec_has_str(rec, RS_ERROR_MESSAGE)) {
+		json_key(w, "error");
+		json_object_begin(w);
+		if (rec_has_str(rec, RS_ERROR_CODE)) {
+			json_key(w, "code");
+			json_string(w, rec->arena + rec->str_off[RS_ERROR_CODE],
+				    rec->str_len[RS_ERROR_CODE]);
+		}
+		if (rec_has_str(rec, RS_ERROR_SEVERITY)) {
+			json_key(w, "severity");
+			json_string(w, rec->arena + rec->str_off[RS_ERROR_SEVERITY],
+				    rec->str_len[RS_ERROR_SEVERITY]);
+		}
+		if (rec_has_str(rec, RS_ERROR_MESSAGE)) {
+			json_key(w, "message");
+			json_string(w, rec->arena + rec->str_off[RS_ERROR_MESSAGE],
+				    rec->str_len[RS_ERROR_MESSAGE]);
+		}
+		json_object_end(w);
+	}
+	json_key(w, "latency_us");
+	json_u64(w, (rec->end_ns - rec->ts_ns) / 1000);
+	json_key(w, "bytes_req");
+	json_u64(w, rec->bytes[DIR_REQUEST]);
+	json_key(w, "bytes_resp");
+	json_u64(w, rec->bytes[DIR_RESPONSE]);
+	if (rec->truncated) {
+		json_key(w, "truncated");
+		json_bool(w, true);
+	}
+	json_object_end(w);
+}
+
+void query_record_emit(struct emitter *e, const struct conn *c, const struct parser *parser,
+		       const struct query_record *rec, enum redact_mode redact)
+{
+	struct query_emit q = {.c = c, .parser = parser, .rec = rec, .redact = redact};
+
+	emitter_record(e, query_record_encode, &q);
 }

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "conn_table.h"
 #include "emit.h"
 #include "json.h"
@@ -32,6 +33,13 @@ size_t endpoint_format(const struct endpoint *ep, char *buf, size_t len);
 /* Writes "ts", "type", "proto" and the "conn" object as the first members of a record. */
 void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type,
 			 const char *proto, const struct conn *c);
+
+struct parser;
+struct query_record;
+
+/* Writes a finished query record: fingerprint, redaction, then one NDJSON line. */
+void query_record_emit(struct emitter *e, const struct conn *c, const struct parser *parser,
+		       const struct query_record *rec, enum redact_mode redact);
 
 void conn_record_emit(struct emitter *e, const struct conn *c, enum conn_event event,
 		      enum conn_close_reason reason, uint64_t ts_ns);

@@ -27,7 +27,7 @@ static int check_memory(const struct runtime *rt, char *err, size_t err_len)
 	const struct config *cfg = rt->cfg;
 	uint64_t per_reader = chunk_pool_bytes(cfg->chunk_pool, cfg->chunk_bytes) +
 			      (uint64_t)rt->nworkers * cfg->shard_queue * sizeof(void *);
-	uint64_t per_worker = conn_table_bytes(cfg->conn_table) +
+	uint64_t per_worker = conn_table_bytes(cfg->conn_table) + parse_engine_bytes(cfg) +
 			      (uint64_t)cfg->batches * cfg->batch_bytes;
 	uint64_t total = per_reader * rt->nreaders + per_worker * rt->nworkers;
 

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "conn_table.h"
 #include "emit.h"
+#include "engine.h"
 #include "pool.h"
 #include "source.h"
 #include "spsc_ring.h"
@@ -69,6 +70,7 @@ struct worker {
 	pthread_t thread;
 	struct conn_table conns;
 	struct emitter emit;
+	struct parse_engine *engine;
 	uint64_t now_ns; /* source time: newest chunk timestamp seen (live: or the wall clock) */
 	uint64_t counters[WORKER_COUNTERS];
 };

@@ -27,8 +27,8 @@
 #include "spool.h"
 
 #define SPOOL_FIRST_SEQ (1ull << 32)
-#define SPOOL_RAW_MAX (256u << 20) /* a larger raw_len is a corrupt header, not a batch */
-#define SPOOL_NAME_LEN 21          /* 16 hex digits + ".seg" + NUL */
+#define SPOOL_RAW_MAX	(256u << 20) /* a larger raw_len is a corrupt header, not a batch */
+#define SPOOL_NAME_LEN	21	     /* 16 hex digits + ".seg" + NUL */
 
 struct spool_seg {
 	uint64_t seq;
@@ -46,8 +46,8 @@ struct spool {
 	struct spool_seg *segs; /* oldest first */
 	uint32_t nsegs;
 	uint32_t segs_cap;
-	int wfd;          /* open on segs[nsegs - 1] while it takes appends, else -1 */
-	int rfd;          /* open on the segment numbered rfd_seq (reads and marks), or -1 */
+	int wfd; /* open on segs[nsegs - 1] while it takes appends, else -1 */
+	int rfd; /* open on the segment numbered rfd_seq (reads and marks), or -1 */
 	uint64_t rfd_seq;
 	uint64_t next_seq; /* name of the next write segment */
 
@@ -62,7 +62,7 @@ struct spool {
 	uint64_t peek_off;
 	uint32_t peek_len;
 
-	char *raw;     /* decompressed frame for spool_peek */
+	char *raw; /* decompressed frame for spool_peek */
 	uint32_t raw_cap;
 	uint8_t *comp; /* header + compressed bytes, for writing and for reading */
 	uint32_t comp_cap;
@@ -254,8 +254,8 @@ static int spool_position(struct spool *sp)
 		magic = get_le32(hdr);
 		raw_len = get_le32(hdr + 4);
 		comp_len = get_le32(hdr + 8);
-		if ((magic != SPOOL_MAGIC && magic != SPOOL_MAGIC_SENT) || raw_len > SPOOL_RAW_MAX ||
-		    comp_len == 0 || comp_len > compressBound(raw_len) ||
+		if ((magic != SPOOL_MAGIC && magic != SPOOL_MAGIC_SENT) ||
+		    raw_len > SPOOL_RAW_MAX || comp_len == 0 || comp_len > compressBound(raw_len) ||
 		    comp_len > s->size - s->roff - SPOOL_HDR_BYTES) {
 			head_skip_corrupt(sp);
 			continue;
@@ -333,7 +333,7 @@ int spool_append(struct spool *sp, const void *data, uint32_t len)
 		fd = seg_create(sp, sp->next_seq);
 		if (fd < 0)
 			return fd;
-		sp->segs[sp->nsegs++] = (struct spool_seg){ .seq = sp->next_seq };
+		sp->segs[sp->nsegs++] = (struct spool_seg){.seq = sp->next_seq};
 		sp->next_seq++;
 		sp->wfd = fd;
 	}
@@ -383,7 +383,7 @@ static int spool_write_front(struct spool *sp, const void *data, uint32_t len, b
 		return err;
 	}
 	memmove(sp->segs + 1, sp->segs, sp->nsegs * sizeof(*sp->segs));
-	sp->segs[0] = (struct spool_seg){ .seq = seq - 1, .size = (uint64_t)frame };
+	sp->segs[0] = (struct spool_seg){.seq = seq - 1, .size = (uint64_t)frame};
 	sp->nsegs++;
 	sp->bytes += (uint64_t)frame;
 	spool_forget_head(sp);
@@ -426,7 +426,8 @@ int spool_peek(struct spool *sp, const char **data, uint32_t *len)
 		fd = head_fd(sp);
 		if (fd < 0 ||
 		    pread_all(fd, sp->comp, sp->hdr_comp_len, s->roff + SPOOL_HDR_BYTES) < 0 ||
-		    (uint32_t)crc32(crc32(0L, Z_NULL, 0), sp->comp, sp->hdr_comp_len) != sp->hdr_crc) {
+		    (uint32_t)crc32(crc32(0L, Z_NULL, 0), sp->comp, sp->hdr_comp_len) !=
+			    sp->hdr_crc) {
 			head_skip_corrupt(sp);
 			continue;
 		}
@@ -572,7 +573,8 @@ static int spool_scan(struct spool *sp)
 		err = segs_reserve(sp);
 		if (err)
 			break;
-		sp->segs[sp->nsegs++] = (struct spool_seg){ .seq = seq, .size = (uint64_t)st.st_size };
+		sp->segs[sp->nsegs++] =
+			(struct spool_seg){.seq = seq, .size = (uint64_t)st.st_size};
 		sp->bytes += (uint64_t)st.st_size;
 		if (seq >= sp->next_seq)
 			sp->next_seq = seq + 1;

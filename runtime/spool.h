@@ -27,9 +27,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SPOOL_MAGIC 0x31505357u      /* "WSP1" on disk: a frame not yet sent */
-#define SPOOL_MAGIC_SENT 0x53505357u /* "WSPS" on disk: a frame already sent */
-#define SPOOL_HDR_BYTES 16u
+#define SPOOL_MAGIC	    0x31505357u /* "WSP1" on disk: a frame not yet sent */
+#define SPOOL_MAGIC_SENT    0x53505357u /* "WSPS" on disk: a frame already sent */
+#define SPOOL_HDR_BYTES	    16u
 #define SPOOL_SEGMENT_BYTES (4u << 20)
 
 struct spool;

@@ -695,14 +695,20 @@ static void dir_segment(struct reasm *r, struct flow *f, enum dir dir, int64_t s
 	bool full = false;
 
 	if (soff < 0) { /* before the first byte we know of: a mid-stream join saw it late */
-		if (soff + (int64_t)len_true <= 0) {
+		uint64_t skip = (uint64_t)-soff;
+
+		if (skip >= len_true) {
 			count(r, REASM_BEFORE_START, 1);
 			return;
 		}
-		count(r, REASM_OVERLAP_BYTES, (uint64_t)-soff);
+		count(r, REASM_OVERLAP_BYTES, skip);
+		data += skip < len ? skip : len;
+		len -= skip < len ? (uint32_t)skip : len;
+		len_true -= (uint32_t)skip;
+		soff = 0;
 	}
-	seg_off = (uint64_t)soff; /* may wrap below zero: only differences are used */
-	off = soff < 0 ? 0 : (uint64_t)soff;
+	seg_off = (uint64_t)soff;
+	off = seg_off;
 	end = seg_off + len_true;
 	cend = seg_off + len;
 	if (d->fin && end > d->fin_off) /* nothing follows a FIN (RFC 9293 3.10.7.4) */
@@ -788,7 +794,7 @@ static void dir_acked(struct reasm *r, struct flow *f, enum dir dir, uint32_t ac
 	ack_off = seq_to_off(d, ack);
 	if (d->fin && ack_off > (int64_t)d->fin_off)
 		ack_off = (int64_t)d->fin_off; /* the FIN takes one sequence number */
-	if (ack_off <= (int64_t)d->next_off)
+	if (ack_off <= (int64_t)d->next_off || (uint64_t)ack_off - d->next_off > r->cfg.window_max)
 		return;
 	upto = (uint64_t)ack_off < r->blocks[d->head].off ? (uint64_t)ack_off
 							   : r->blocks[d->head].off;
@@ -867,8 +873,6 @@ static void tcp_packet(struct reasm *r, const struct pkt *p)
 		if (p->payload_len_true)
 			dir_segment(r, f, dir, off, p->payload, p->payload_len, p->payload_len_true,
 				    p->ts_ns);
-		if (d->fin && d->head == NIL && d->next_off > d->fin_off)
-			d->fin_off = d->next_off;
 	}
 	if ((fl & PKT_TCP_ACK) && f->state == FLOW_ACTIVE)
 		dir_acked(r, f, dir == DIR_REQUEST ? DIR_RESPONSE : DIR_REQUEST, p->ack, p->ts_ns);

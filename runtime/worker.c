@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "counters.h"
+#include "engine.h"
 #include "record.h"
 #include "runtime.h"
 
@@ -47,6 +48,8 @@ int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
 	snprintf(label, sizeof(label), "%u", index);
 	err = emitter_init(&w->emit, rt->out, index, rt->cfg->flush_ms, "worker", label);
 	if (!err)
+		err = parse_engine_create(&w->engine, rt->cfg, &w->emit, index, rt->cfg->conn_table);
+	if (!err)
 		err = counters_register("worker", label, worker_counter_defs, WORKER_COUNTERS,
 					w->counters);
 	if (err)
@@ -56,6 +59,7 @@ int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
 
 void worker_destroy(struct worker *w)
 {
+	parse_engine_destroy(w->engine);
 	conn_table_destroy(&w->conns);
 }
 
@@ -69,6 +73,7 @@ static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason 
 		[CONN_CLOSED_SHUTDOWN] = WORKER_CONN_CLOSED,
 	};
 
+	parse_engine_close(w->engine, c, ts_ns);
 	conn_record_emit(&w->emit, c, CONN_EVENT_CLOSE, reason, ts_ns);
 	if (reason != CONN_CLOSED_SHUTDOWN)
 		counter_add(&w->counters[reason_counter[reason]], 1);
@@ -85,6 +90,7 @@ static struct conn *conn_open(struct worker *w, const struct chunk *ch)
 		conn_close(w, oldest, CONN_CLOSED_EVICTED, oldest->last_ts_ns);
 		c = conn_table_insert(&w->conns, ch->conn_key, ch->generation);
 	}
+	conn_parse_init(&c->parse);
 	c->pid = ch->pid;
 	memcpy(c->comm, ch->comm, sizeof(c->comm));
 	c->role = ch->role;
@@ -112,8 +118,13 @@ static void conn_account_gap(struct worker *w, struct conn *c, const struct chun
 	if (expected != UINT64_MAX && ch->offset > expected) {
 		c->lost_bytes[ch->dir] += ch->offset - expected;
 		counter_add(&w->counters[WORKER_LOST_BYTES], ch->offset - expected);
+		parse_engine_gap(w->engine, c, ch->dir, ch->offset - expected, ch->ts_ns);
 	}
 	c->next_offset[ch->dir] = ch->offset + ch->len_true;
+	if (ch->len < ch->len_true) { /* the capture budget cut the tail of this chunk */
+		c->lost_bytes[ch->dir] += ch->len_true - ch->len;
+		counter_add(&w->counters[WORKER_LOST_BYTES], ch->len_true - ch->len);
+	}
 }
 
 static void worker_process(struct worker *w, const struct chunk *ch)
@@ -144,6 +155,7 @@ static void worker_process(struct worker *w, const struct chunk *ch)
 		c->chunks[ch->dir]++;
 		c->flags |= ch->flags & CHUNK_F_TLS;
 		counter_add(&w->counters[WORKER_BYTES], ch->len_true);
+		parse_engine_data(w->engine, c, ch);
 		break;
 	case CHUNK_GAP:
 		c->lost_bytes[ch->dir] += ch->len_true;
@@ -151,6 +163,7 @@ static void worker_process(struct worker *w, const struct chunk *ch)
 		c->bytes[ch->dir] += ch->len_true;
 		if (c->next_offset[ch->dir] != UINT64_MAX)
 			c->next_offset[ch->dir] += ch->len_true;
+		parse_engine_gap(w->engine, c, ch->dir, ch->len_true, ch->ts_ns);
 		break;
 	case CHUNK_CLOSE:
 		conn_close(w, c, CONN_CLOSED, ch->ts_ns);

@@ -49,7 +49,7 @@ static uint64_t mono_ms(void)
 
 static void sleep_ms(uint32_t ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
 
 	nanosleep(&ts, NULL);
 }
@@ -152,7 +152,7 @@ static void producers_run(struct output *out, uint32_t producers, uint32_t first
 	struct producer_arg args[MAX_PRODUCERS];
 
 	for (uint32_t p = 0; p < producers; p++) {
-		args[p] = (struct producer_arg){ out, p, first_batch, batches, per_batch, pause_us };
+		args[p] = (struct producer_arg){out, p, first_batch, batches, per_batch, pause_us};
 		assert_int_equal(pthread_create(&th[p], NULL, producer_main, &args[p]), 0);
 	}
 	for (uint32_t p = 0; p < producers; p++)
@@ -263,7 +263,7 @@ static void test_output_file_every_record_once_in_order(void **state)
 	const uint32_t producers = 4, batches = 300, per_batch = 10;
 	uint64_t written0 = counter("output_records_written_total");
 	uint64_t batches0 = counter("output_batches_written_total");
-	struct record_check c = { 0 };
+	struct record_check c = {0};
 	char path[128];
 	struct output *out;
 
@@ -306,7 +306,7 @@ static void test_output_file_reopen(void **state)
 	const uint32_t producers = 2, batches = 50, per_batch = 10;
 	uint64_t written0 = counter("output_records_written_total");
 	uint64_t reopens0 = counter("output_reopens_total");
-	struct record_check c = { 0 };
+	struct record_check c = {0};
 	char path[128], rotated[140];
 	struct output *out;
 
@@ -333,7 +333,12 @@ static void test_output_file_reopen(void **state)
 static void test_output_open_errors(void **state)
 {
 	static const char *const bad[] = {
-		"stderr", "file:", "tcp:localhost", "tcp:[::1]9000", "tcp::::1:80", "unix:",
+		"stderr",
+		"file:",
+		"tcp:localhost",
+		"tcp:[::1]9000",
+		"tcp::::1:80",
+		"unix:",
 		"file:/nonexistent-ww-dir/out.ndjson",
 	};
 	struct fixture *f = *state;
@@ -347,10 +352,15 @@ static void test_output_open_errors(void **state)
 		if (!strstr(f->err, "output"))
 			fail_msg("'%s': message '%s' does not name the output", bad[i], f->err);
 	}
-	/* A socket sink nobody listens on is not an error: it spools. */
-	snprintf(f->cfg.output, sizeof(f->cfg.output), "unix:%s/nobody.sock", f->dir);
-	assert_int_equal(output_open(&out, &f->cfg, 1, f->err, sizeof(f->err)), 0);
-	output_close(out); /* never started: closes at once, nothing to drain */
+	/* A socket sink nobody listens on is not an error: it spools. IPv6 goes in brackets. */
+	static const char *const good[] = {"unix:%s/nobody.sock", "tcp:[::1]:9", "tcp:localhost:9",
+					   "tcp:127.0.0.1:9"};
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(f->cfg.output, sizeof(f->cfg.output), good[i], f->dir);
+		if (output_open(&out, &f->cfg, 1, f->err, sizeof(f->err)) != 0)
+			fail_msg("'%s': %s", f->cfg.output, f->err);
+		output_close(out); /* never started: closes at once, nothing to drain */
+	}
 }
 
 /* ---- socket sinks ------------------------------------------------------------------- */
@@ -360,11 +370,12 @@ struct receiver {
 	struct sockaddr_storage addr; /* where it listens; the port is fixed after the first */
 	socklen_t addr_len;
 	int lfd;
-	uint64_t away_after;    /* records before going away once; 0 = never */
-	bool reset;             /* go away with a RST instead of gracefully */
-	uint32_t away_ms;       /* how long it stays away */
-	bool slow_first;        /* read slowly with a small buffer before going away */
-	int done;               /* set by the test once wirewatch has closed its output */
+	uint64_t away_after; /* records a connection gets before the peer goes away */
+	uint32_t away_times; /* the first away_times connections end so; 0 = never */
+	bool reset;	     /* go away with a RST instead of gracefully */
+	uint32_t away_ms;    /* how long it stays away */
+	bool slow_first;     /* read slowly with a small buffer before going away */
+	int done;	     /* set by the test once wirewatch has closed its output */
 	uint32_t connections;
 	struct record_check check;
 	pthread_t thread;
@@ -397,15 +408,16 @@ static int listener_open(struct receiver *r)
 	return fd;
 }
 
-/* Reads one connection to EOF; with stop_after, goes away gracefully after that many. */
+/* Reads one connection to EOF; with stop_after, goes away after that many more records. */
 static void receiver_read(struct receiver *r, int fd, uint64_t stop_after)
 {
+	uint64_t base = r->check.records;
 	static char buf[1 << 16];
 	size_t fill = 0;
 	bool away = false;
 
 	for (;;) {
-		bool slow = r->slow_first && stop_after && !away;
+		bool slow = r->slow_first && r->connections == 0 && !away;
 		size_t want = slow ? 256 : sizeof(buf) - fill;
 		ssize_t n;
 
@@ -420,8 +432,8 @@ static void receiver_read(struct receiver *r, int fd, uint64_t stop_after)
 		check_bytes(&r->check, buf, &fill);
 		if (slow)
 			usleep(2000);
-		if (stop_after && r->reset && r->check.records >= stop_after) {
-			struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+		if (stop_after && r->reset && r->check.records - base >= stop_after) {
+			struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
 			/* Crash-like: whatever sits in either kernel's buffers is gone, and the
 			 * record in flight is cut. */
@@ -431,7 +443,7 @@ static void receiver_read(struct receiver *r, int fd, uint64_t stop_after)
 			close(fd);
 			return;
 		}
-		if (stop_after && !away && r->check.records >= stop_after) {
+		if (stop_after && !away && r->check.records - base >= stop_after) {
 			/* Going away gracefully. The listener goes first: a connection wirewatch
 			 * made into its backlog meanwhile would be reset with data in it. */
 			close(r->lfd);
@@ -451,7 +463,7 @@ static void *receiver_main(void *arg)
 	struct receiver *r = arg;
 
 	for (;;) {
-		struct pollfd pfd = { .fd = r->lfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = r->lfd, .events = POLLIN};
 		bool going_away;
 		int fd;
 
@@ -467,7 +479,7 @@ static void *receiver_main(void *arg)
 		fd = accept4(r->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0)
 			continue;
-		going_away = r->away_after && r->connections == 0;
+		going_away = r->connections < r->away_times;
 		receiver_read(r, fd, going_away ? r->away_after : 0);
 		r->connections++;
 	}
@@ -537,6 +549,7 @@ static struct receiver *socket_sink_run(struct fixture *f, int family, uint32_t 
 	receiver_addr(f, r, family);
 	r->away_after = 1500;
 	r->away_ms = away_ms;
+	r->away_times = reset ? 2 : 1; /* the second reset lands while the spool is replayed */
 	r->reset = r->check.allow_gaps = reset;
 	r->slow_first = family == AF_INET;
 	receiver_start(r);
@@ -600,8 +613,8 @@ static void test_output_tcp_peer_resets(void **state)
 	for (uint32_t p = 0; p < 2; p++)
 		assert_int_equal(r->check.next[p], total);
 	assert_true(r->connections >= 2);
+	/* Lost: at most what two kernels' buffers held per reset, never a duplicate. */
 	assert_true(r->check.records + r->check.lost == 2 * total);
-	assert_true(r->check.lost < total);
 	assert_true(counter("output_write_errors_total") > errors0);
 	free(r);
 }
@@ -650,16 +663,22 @@ static void test_output_spool_survives_restart(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
-		T(test_output_file_every_record_once_in_order),
-		T(test_output_file_reopen),
-		T(test_output_open_errors),
-		T(test_output_tcp_peer_goes_away),
-		T(test_output_unix_peer_goes_away),
-		T(test_output_tcp_slow_peer_big_batches),
-		T(test_output_tcp_peer_resets),
-		T(test_output_spool_survives_restart),
-#undef T
+		cmocka_unit_test_setup_teardown(test_output_file_every_record_once_in_order,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_file_reopen, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_open_errors, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_tcp_peer_goes_away, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_unix_peer_goes_away, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_tcp_slow_peer_big_batches,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_tcp_peer_resets, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_output_spool_survives_restart, fixture_setup,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -463,18 +463,26 @@ static void test_spool_dir_locked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-#define T(fn) cmocka_unit_test_setup_teardown(fn, fixture_setup, fixture_teardown)
-		T(test_spool_fresh_dir),
-		T(test_spool_order_across_segments),
-		T(test_spool_peek_is_stable),
-		T(test_spool_reopen_picks_up_leftovers),
-		T(test_spool_cap_drops),
-		T(test_spool_corrupt_body_skips_segment),
-		T(test_spool_corrupt_header),
-		T(test_spool_truncated_segment),
-		T(test_spool_trim_and_prepend),
-		T(test_spool_dir_locked),
-#undef T
+		cmocka_unit_test_setup_teardown(test_spool_fresh_dir, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_order_across_segments, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_peek_is_stable, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_reopen_picks_up_leftovers, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_cap_drops, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_corrupt_body_skips_segment,
+						fixture_setup, fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_corrupt_header, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_truncated_segment, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_trim_and_prepend, fixture_setup,
+						fixture_teardown),
+		cmocka_unit_test_setup_teardown(test_spool_dir_locked, fixture_setup,
+						fixture_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
