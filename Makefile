@@ -57,6 +57,7 @@ MAIN_SRCS :=      # the daemon's main
 UNIT_TESTS :=     # tests/unit/test_*.c, one cmocka binary each
 FUZZ_TARGETS :=   # tests/fuzz/fuzz_*.c, one libFuzzer binary each
 BENCH_SRCS :=     # bench/*.c, one binary each
+TOOL_SRCS :=      # tests/tools/*.c programs the tests run, one binary each
 GENERATED :=      # headers generated before any C file is compiled
 
 include runtime/module.mk parsers/module.mk bpf/module.mk pii/module.mk
@@ -69,6 +70,7 @@ BIN := $(BUILD)/wirewatch
 UNIT_BINS := $(UNIT_TESTS:%.c=$(BUILD)/%)
 FUZZ_BINS := $(FUZZ_TARGETS:%.c=$(BUILD)/%)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
+TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 
 .PHONY: all deps run test unit bench fuzz format format-check clean
 all: $(BIN) $(if $(filter release,$(VARIANT)),build/wirewatch)
@@ -93,13 +95,18 @@ $(UNIT_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
 
-$(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+$(BENCH_BINS) $(TOOL_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(MALLOC_LIB)
 
 $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
 
-unit: $(UNIT_BINS)
+unit: $(UNIT_BINS) $(TOOL_BINS) $(BUILD)/tests/tools/pg_client
+
+# the libpq client is the one program that links the PostgreSQL client library
+$(BUILD)/tests/tools/pg_client: tests/tools/pg_client.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -I/usr/include/postgresql $< -lpq -o $@
 fuzz: $(FUZZ_BINS)
 
 deps:
@@ -128,4 +135,4 @@ format-check:
 clean:
 	rm -rf build
 
--include $(patsubst %.o,%.d,$(LIB_OBJS) $(MAIN_OBJS)) $(patsubst %,%.d,$(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS))
+-include $(patsubst %.o,%.d,$(LIB_OBJS) $(MAIN_OBJS)) $(patsubst %,%.d,$(UNIT_BINS) $(FUZZ_BINS) $(BENCH_BINS) $(TOOL_BINS))

@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "parser.h"
 #include "record.h"
+#include "stmt_cache.h"
 
 #define SLOT_NONE UINT32_MAX
 #define DETECT_TRIES_MAX 4     /* chunks nobody claims before a connection is unknown */
@@ -35,6 +36,8 @@ static const struct counter_def engine_counter_defs[ENGINE_COUNTERS] = {
 			     "Parsers that asked to buffer more than parsers.buffer_bytes (stopped)"},
 	[ENGINE_UDP_TRUNCATED] = {"parser_udp_truncated_total",
 				  "Datagrams whose message did not end inside the datagram"},
+	[ENGINE_STMT_EVICTED] = {"parser_statements_evicted_total",
+				 "Prepared statements forgotten to make room (least recently used)"},
 };
 
 /* Counters every protocol has, before its own ones. */
@@ -99,6 +102,7 @@ struct parse_engine {
 	uint32_t states_max;
 	void **state_blocks;
 	uint32_t nstate_blocks;
+	struct stmt_cache *stmts;
 	uint64_t counters[ENGINE_COUNTERS];
 };
 
@@ -108,6 +112,7 @@ struct parse_ctx {
 	uint64_t ts_ns;
 	const struct parser *parser;
 	uint64_t *proto_counters;
+	bool give_up; /* set by parse_give_up: detach after the current call */
 };
 
 static uint32_t engine_buffers(const struct config *cfg)
@@ -121,7 +126,8 @@ static uint32_t engine_buffers(const struct config *cfg)
 uint64_t parse_engine_bytes(const struct config *cfg)
 {
 	return (uint64_t)cfg->parser_records * sizeof(struct query_record) +
-	       (uint64_t)engine_buffers(cfg) * cfg->parser_buffer_bytes;
+	       (uint64_t)engine_buffers(cfg) * cfg->parser_buffer_bytes +
+	       stmt_cache_bytes(cfg->parser_statements);
 }
 
 int parse_engine_create(struct parse_engine **out, const struct config *cfg, struct emitter *emit,
@@ -144,7 +150,8 @@ int parse_engine_create(struct parse_engine **out, const struct config *cfg, str
 	eng->states_max = conn_capacity;
 	eng->state_blocks =
 		calloc(conn_capacity / STATE_SLAB_BLOCK + 1, sizeof(*eng->state_blocks));
-	if (!eng->records || !eng->buf_mem || !eng->free_bufs || !eng->state_blocks) {
+	if (!eng->records || !eng->buf_mem || !eng->free_bufs || !eng->state_blocks ||
+	    stmt_cache_create(&eng->stmts, cfg->parser_statements) < 0) {
 		parse_engine_destroy(eng);
 		return -ENOMEM;
 	}
@@ -172,6 +179,7 @@ void parse_engine_destroy(struct parse_engine *eng)
 	for (uint32_t i = 0; i < eng->nstate_blocks; i++)
 		free(eng->state_blocks[i]);
 	free(eng->state_blocks);
+	stmt_cache_destroy(eng->stmts);
 	free(eng->records);
 	free(eng->buf_mem);
 	free(eng->free_bufs);
@@ -421,7 +429,45 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
 	(void)len;
 }
 
+const char *record_list_next(const struct query_record *rec, enum record_list l,
+			     uint32_t *cursor, size_t *len)
+{
+	uint16_t hdr[2];
+	uint32_t off;
+
+	if (!rec || *cursor == UINT32_MAX || (*cursor == 0 && rec->list_count[l] == 0))
+		return NULL;
+	off = *cursor == 0 ? rec->list_first[l] : *cursor - 1;
+	memcpy(hdr, rec->arena + off, sizeof(hdr));
+	*cursor = hdr[1] == UINT16_MAX ? UINT32_MAX : (uint32_t)hdr[1] + 1;
+	*len = hdr[0];
+	return rec->arena + off + sizeof(hdr);
+}
+
 /* ---- what parsers ask of the engine ---- */
+
+struct stmt_entry *parse_stmt_store(struct parse_ctx *ctx, const void *name, size_t len)
+{
+	struct conn *c = ctx->conn;
+
+	return stmt_cache_store(ctx->eng->stmts, stmt_key(c->key, c->generation, name, len),
+				&ctx->eng->counters[ENGINE_STMT_EVICTED]);
+}
+
+struct stmt_entry *parse_stmt_find(struct parse_ctx *ctx, const void *name, size_t len)
+{
+	struct conn *c = ctx->conn;
+
+	return stmt_cache_find(ctx->eng->stmts, stmt_key(c->key, c->generation, name, len));
+}
+
+void parse_stmt_forget(struct parse_ctx *ctx, const void *name, size_t len)
+{
+	struct conn *c = ctx->conn;
+
+	stmt_cache_forget(ctx->eng->stmts, stmt_key(c->key, c->generation, name, len));
+}
+
 
 uint32_t parse_max_message(const struct parse_ctx *ctx)
 {
@@ -443,6 +489,11 @@ int parse_conn_is_tls(const struct parse_ctx *ctx)
 	return (ctx->conn->flags & CHUNK_F_TLS) != 0;
 }
 
+void parse_give_up(struct parse_ctx *ctx)
+{
+	ctx->give_up = true;
+}
+
 void parse_conn_set_encrypted(struct parse_ctx *ctx)
 {
 	ctx->conn->parse.encrypted = true;
@@ -456,6 +507,7 @@ static void ctx_init(struct parse_ctx *ctx, struct parse_engine *eng, struct con
 	ctx->eng = eng;
 	ctx->conn = c;
 	ctx->ts_ns = ts_ns;
+	ctx->give_up = false;
 	ctx->parser = c->parse.state == CONN_PARSE_ATTACHED ? parsers[c->parse.parser] : NULL;
 	ctx->proto_counters = ctx->parser ? proto_counters[c->parse.parser] : NULL;
 }
@@ -493,9 +545,11 @@ static int64_t parser_run(struct parse_engine *eng, struct parse_ctx *ctx, enum 
 		struct parse_result r = parser->on_data(ctx, ctx->conn->parse.pstate, dir, p + off,
 							len - off);
 
-		if (r.status == PARSE_LOST || r.consumed > len - off ||
+		if (r.status == PARSE_LOST || r.consumed > len - off || ctx->give_up ||
 		    (r.status == PARSE_OK && r.consumed == 0))
 			return -1;
+		if (ctx->conn->parse.encrypted)
+			return len; /* the rest is TLS we cannot read: drop it */
 		off += r.consumed;
 		if (r.status == PARSE_MORE) {
 			if (r.needed > eng->buf_size) {
@@ -720,7 +774,7 @@ void parse_engine_gap(struct parse_engine *eng, struct conn *c, enum dir dir, ui
 	buf_release(eng, cp, dir);
 	if (ctx.parser->on_gap)
 		ctx.parser->on_gap(&ctx, cp->pstate, dir, missing);
-	else
+	if (!ctx.parser->on_gap || ctx.give_up)
 		conn_detach(eng, &ctx, CONN_PARSE_LOST);
 }
 

@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdbool.h>
 #include <string.h>
+#include <strings.h>
 #include <xxhash.h>
 
 #include "fingerprint.h"
@@ -92,6 +93,17 @@ static size_t skip_dollar(const char *s, size_t len, size_t i)
 		if (s[j] == '$' && memcmp(s + j, s + i, tag_len) == 0)
 			return j + tag_len;
 	return len;
+}
+
+/* NULL, TRUE and FALSE are values like any literal: "VALUES (1, NULL)" is "(?)". */
+static bool is_literal_keyword(const char *s, size_t len)
+{
+	static const char *const words[] = {"null", "true", "false"};
+
+	for (size_t w = 0; w < 3; w++)
+		if (strlen(words[w]) == len && strncasecmp(s, words[w], len) == 0)
+			return true;
+	return false;
 }
 
 static bool number_may_be_signed(const struct fp_out *o)
@@ -186,8 +198,17 @@ size_t sql_fingerprint(const char *s, size_t len, char *out, size_t cap)
 		}
 		if (is_ident_char(c)) {
 			/* an identifier or keyword, digits inside it included (t1, col2) */
+			size_t start = i;
+
 			while (i < len && is_ident_char(s[i]))
-				out_char(&o, s[i++]);
+				i++;
+			if (is_literal_keyword(s + start, i - start)) {
+				out_char(&o, '?');
+				collapse_lists(&o);
+			} else {
+				for (size_t k = start; k < i; k++)
+					out_char(&o, s[k]);
+			}
 			continue;
 		}
 		out_char(&o, c);

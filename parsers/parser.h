@@ -76,8 +76,20 @@ uint64_t parse_now(const struct parse_ctx *ctx);
 void parse_count(struct parse_ctx *ctx, int counter);
 /* Whether this connection's bytes are cleartext from a TLS library (uprobes). */
 int parse_conn_is_tls(const struct parse_ctx *ctx);
+/*
+ * The parser cannot continue on this connection (e.g. after a gap in a protocol without
+ * message boundaries to resynchronise on): once the current call returns, pending records
+ * are finished as incomplete and the connection is counted as lost.
+ */
+void parse_give_up(struct parse_ctx *ctx);
 /* Marks the connection encrypted (STARTTLS-like switch without uprobe cleartext). */
 void parse_conn_set_encrypted(struct parse_ctx *ctx);
+
+/* Prepared statements of this connection by name (see stmt_cache.h). */
+struct stmt_entry;
+struct stmt_entry *parse_stmt_store(struct parse_ctx *ctx, const void *name, size_t len);
+struct stmt_entry *parse_stmt_find(struct parse_ctx *ctx, const void *name, size_t len);
+void parse_stmt_forget(struct parse_ctx *ctx, const void *name, size_t len);
 
 /* ---- the record API: pairing of requests and responses ---- */
 
@@ -97,6 +109,12 @@ void record_set_cstr(struct query_record *rec, enum record_str f, const char *s)
 void record_set_int(struct query_record *rec, enum record_int f, int64_t v);
 void record_list_add(struct query_record *rec, enum record_list l, const void *p, size_t len);
 void record_add_bytes(struct query_record *rec, enum dir dir, uint64_t n);
+/*
+ * Walks a list field: start with *cursor = 0; returns each item (length in *len) and
+ * NULL after the last.
+ */
+const char *record_list_next(const struct query_record *rec, enum record_list l,
+			     uint32_t *cursor, size_t *len);
 /* A string field as set so far (len 0 when unset). */
 const char *record_get_str(const struct query_record *rec, enum record_str f, size_t *len);
 

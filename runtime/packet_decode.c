@@ -16,8 +16,9 @@ const struct counter_def pkt_counter_defs[PKT_COUNTERS] = {
 	[PKT_PACKETS] = {"pcap_packets_total", "Frames read by the packet source"},
 	[PKT_TRUNCATED] = {"pcap_truncated_total",
 			   "Frames cut before the end of a header (skipped)"},
-	[PKT_PAYLOAD_TRUNCATED] = {"pcap_payload_truncated_total",
-				   "Frames whose payload the snaplen cut (bytes counted, not seen)"},
+	[PKT_PAYLOAD_TRUNCATED] =
+		{"pcap_payload_truncated_total",
+		 "Frames whose payload the snaplen cut (bytes counted, not seen)"},
 	[PKT_BAD_LINK] = {"pcap_bad_link_header_total",
 			  "Frames with a malformed or unknown link-layer header (skipped)"},
 	[PKT_NOT_IP] = {"pcap_not_ip_total", "Frames that carry neither IPv4 nor IPv6 (skipped)"},
@@ -40,14 +41,14 @@ const struct counter_def pkt_counter_defs[PKT_COUNTERS] = {
 			      "Incomplete IP datagrams dropped (table full or timed out)"},
 };
 
-#define ETH_P_IPV4 0x0800
-#define ETH_P_IPV6 0x86dd
-#define ETH_P_8021Q 0x8100
-#define ETH_P_8021AD 0x88a8
+#define ETH_P_IPV4     0x0800
+#define ETH_P_IPV6     0x86dd
+#define ETH_P_8021Q    0x8100
+#define ETH_P_8021AD   0x88a8
 #define ETH_P_QINQ_OLD 0x9100 /* pre-802.1ad QinQ outer tag, still seen on old switches */
-#define VLAN_TAGS_MAX 4
-#define IPV6_EXT_MAX 8 /* more extension headers than this is an attack, not traffic */
-#define FRAG_UNITS ((PKT_FRAG_DATAGRAM_MAX + 7) / 8)
+#define VLAN_TAGS_MAX  4
+#define IPV6_EXT_MAX   8 /* more extension headers than this is an attack, not traffic */
+#define FRAG_UNITS     ((PKT_FRAG_DATAGRAM_MAX + 7) / 8)
 
 /* A bounded reader over [p, end): every take checks the length first. */
 struct cursor {
@@ -82,11 +83,11 @@ static inline uint32_t be32(const uint8_t *p)
 struct pkt_frag_slot {
 	bool used;
 	uint8_t family;
-	uint8_t proto;        /* IPv4: the protocol field; IPv6: the fragment header's next header */
+	uint8_t proto; /* IPv4: the protocol field; IPv6: the fragment header's next header */
 	uint8_t saddr[16], daddr[16];
 	uint32_t id;
-	uint32_t total;       /* datagram payload length, known once the last fragment came */
-	uint32_t units_have;  /* 8-byte units received */
+	uint32_t total;	     /* datagram payload length, known once the last fragment came */
+	uint32_t units_have; /* 8-byte units received */
 	uint64_t first_ns;
 	uint8_t have[FRAG_UNITS / 8 + 1];
 };
@@ -318,7 +319,7 @@ static int ipv6_walk(struct pkt_decoder *d, uint8_t *nh, struct cursor *c, uint3
 		uint8_t type = *nh;
 
 		switch (type) {
-		case 0:   /* hop-by-hop options */
+		case 0:	  /* hop-by-hop options */
 		case 43:  /* routing */
 		case 60:  /* destination options */
 		case 135: /* mobility */
@@ -360,8 +361,8 @@ truncated:
 	return 0;
 }
 
-static int decode_ipv4(struct pkt_decoder *d, struct cursor *c, uint32_t wire_left,
-		       uint64_t ts_ns, struct pkt *out)
+static int decode_ipv4(struct pkt_decoder *d, struct cursor *c, uint32_t wire_left, uint64_t ts_ns,
+		       struct pkt *out)
 {
 	const uint8_t *h = c->p;
 	uint32_t ihl, tot, cap, frag_word, off;
@@ -409,8 +410,8 @@ static int decode_ipv4(struct pkt_decoder *d, struct cursor *c, uint32_t wire_le
 	return decode_l4(d, h[9], h + ihl, cap - ihl, tot - ihl, out);
 }
 
-static int decode_ipv6(struct pkt_decoder *d, struct cursor *c, uint32_t wire_left,
-		       uint64_t ts_ns, struct pkt *out)
+static int decode_ipv6(struct pkt_decoder *d, struct cursor *c, uint32_t wire_left, uint64_t ts_ns,
+		       struct pkt *out)
 {
 	const uint8_t *h = cur_take(c, 40);
 	uint32_t plen, frag_word = 0, frag_id = 0;

@@ -27,20 +27,20 @@
 
 /* Malformed or skipped input, counted per kind (Prometheus names in packet_decode.c). */
 enum pkt_counter {
-	PKT_PACKETS,          /* frames given to the decoder */
-	PKT_TRUNCATED,        /* frame cut before the end of a header (snaplen or damage) */
+	PKT_PACKETS,	       /* frames given to the decoder */
+	PKT_TRUNCATED,	       /* frame cut before the end of a header (snaplen or damage) */
 	PKT_PAYLOAD_TRUNCATED, /* payload cut by the capture's snaplen (bytes still counted) */
-	PKT_BAD_LINK,         /* link header malformed or unknown link-layer family */
-	PKT_NOT_IP,           /* ARP, LLDP, ... : not an error, not ours */
-	PKT_BAD_IP_HEADER,    /* version, IHL or total length impossible */
-	PKT_BAD_IPV6_EXT,     /* IPv6 extension header chain malformed or too long */
-	PKT_OTHER_PROTO,      /* ICMP, SCTP, ESP, ...: not TCP or UDP */
-	PKT_BAD_TCP_HEADER,   /* TCP data offset impossible */
-	PKT_BAD_UDP_HEADER,   /* UDP length impossible */
-	PKT_FRAGMENTS,        /* IP fragments seen */
-	PKT_FRAG_REASSEMBLED, /* datagrams rebuilt from fragments */
-	PKT_FRAG_BAD,         /* fragments with impossible offsets or lengths */
-	PKT_FRAG_EVICTED,     /* incomplete datagrams dropped (table full or timed out) */
+	PKT_BAD_LINK,	       /* link header malformed or unknown link-layer family */
+	PKT_NOT_IP,	       /* ARP, LLDP, ... : not an error, not ours */
+	PKT_BAD_IP_HEADER,     /* version, IHL or total length impossible */
+	PKT_BAD_IPV6_EXT,      /* IPv6 extension header chain malformed or too long */
+	PKT_OTHER_PROTO,       /* ICMP, SCTP, ESP, ...: not TCP or UDP */
+	PKT_BAD_TCP_HEADER,    /* TCP data offset impossible */
+	PKT_BAD_UDP_HEADER,    /* UDP length impossible */
+	PKT_FRAGMENTS,	       /* IP fragments seen */
+	PKT_FRAG_REASSEMBLED,  /* datagrams rebuilt from fragments */
+	PKT_FRAG_BAD,	       /* fragments with impossible offsets or lengths */
+	PKT_FRAG_EVICTED,      /* incomplete datagrams dropped (table full or timed out) */
 	PKT_COUNTERS,
 };
 
@@ -51,7 +51,7 @@ enum pkt_link {
 	PKT_LINK_ETHERNET,
 	PKT_LINK_SLL,
 	PKT_LINK_SLL2,
-	PKT_LINK_RAW, /* IPv4 or IPv6 told apart by the version nibble */
+	PKT_LINK_RAW,  /* IPv4 or IPv6 told apart by the version nibble */
 	PKT_LINK_NULL, /* 4-byte address family in the capturing host's byte order */
 	PKT_LINK_LOOP, /* 4-byte address family in network byte order */
 };
@@ -69,29 +69,29 @@ int pkt_link_from_dlt(int dlt, enum pkt_link *out);
 struct pkt {
 	uint64_t ts_ns;
 	uint16_t family; /* AF_INET or AF_INET6 */
-	uint8_t proto;   /* IPPROTO_TCP or IPPROTO_UDP */
+	uint8_t proto;	 /* IPPROTO_TCP or IPPROTO_UDP */
 	uint8_t tcp_flags;
 	uint8_t saddr[16];
 	uint8_t daddr[16];
 	uint16_t sport, dport;
 	uint32_t seq, ack; /* TCP only */
 	const uint8_t *payload;
-	uint32_t payload_len;      /* bytes captured */
+	uint32_t payload_len;	   /* bytes captured */
 	uint32_t payload_len_true; /* bytes on the wire (from the IP/UDP lengths), >= payload_len */
 };
 
 /* Fragment reassembly bounds: a datagram is at most 64 KiB (RFC 791: 16-bit total length). */
 #define PKT_FRAG_DATAGRAM_MAX 65535u
-#define PKT_FRAG_TIMEOUT_NS (30ull * 1000000000ull) /* RFC 791 suggests 15 s or more */
+#define PKT_FRAG_TIMEOUT_NS   (30ull * 1000000000ull) /* RFC 791 suggests 15 s or more */
 
 struct pkt_frag_slot;
 
 struct pkt_decoder {
-	uint64_t *counters;          /* [PKT_COUNTERS], owned by the caller */
+	uint64_t *counters;	     /* [PKT_COUNTERS], owned by the caller */
 	struct pkt_frag_slot *frags; /* fixed table, allocated once */
 	uint32_t nfrags;
-	uint8_t *frag_bufs;          /* nfrags * PKT_FRAG_DATAGRAM_MAX */
-	uint8_t *frag_out;           /* the last reassembled datagram's slot buffer */
+	uint8_t *frag_bufs; /* nfrags * PKT_FRAG_DATAGRAM_MAX */
+	uint8_t *frag_out;  /* the last reassembled datagram's slot buffer */
 };
 
 /* Allocates the fragment table (frag_slots datagrams in reassembly at once, 0 = none). */

@@ -24,10 +24,10 @@
 #include "source_pcap.h"
 #include "tcp_reassembly.h"
 
-#define PCAP_FRAG_SLOTS 64       /* IP datagrams in reassembly at once (64 KiB each) */
-#define PCAP_CHECK_EVERY 4096    /* packets between flushes and progress clock reads */
+#define PCAP_FRAG_SLOTS	 64   /* IP datagrams in reassembly at once (64 KiB each) */
+#define PCAP_CHECK_EVERY 4096 /* packets between flushes and progress clock reads */
 #define PCAP_PROGRESS_NS 1000000000ull
-#define PCAP_FILTER_MAX 4096
+#define PCAP_FILTER_MAX	 4096
 
 enum pcap_counter {
 	PCAP_FILE_TRUNCATED,
@@ -70,10 +70,31 @@ struct pcap_source {
 	uint64_t packets, bytes;
 };
 
-int pcap_source_set_filter(const char *expr)
+/* Whether expr compiles for one link type (the message of the failure in msg). */
+static bool filter_compiles(const char *expr, int dlt, char *msg, size_t msg_len)
 {
 	struct bpf_program prog;
-	pcap_t *dead;
+	pcap_t *dead = pcap_open_dead(dlt, 65535);
+	bool ok;
+
+	if (!dead) {
+		snprintf(msg, msg_len, "out of memory");
+		return false;
+	}
+	ok = pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) == 0;
+	if (ok)
+		pcap_freecode(&prog);
+	else
+		snprintf(msg, msg_len, "%s", pcap_geterr(dead));
+	pcap_close(dead);
+	return ok;
+}
+
+int pcap_source_set_filter(const char *expr)
+{
+	/* link-specific words ("inbound", "vlan") parse on some link types only */
+	static const int dlts[] = {DLT_EN10MB, DLT_LINUX_SLL2, DLT_RAW};
+	char msg[PCAP_ERRBUF_SIZE + 64] = "";
 
 	if (!expr || !*expr) {
 		filter_expr[0] = '\0';
@@ -84,19 +105,19 @@ int pcap_source_set_filter(const char *expr)
 			PCAP_FILTER_MAX - 1);
 		return -EINVAL;
 	}
-	/* syntax only: the real program is compiled against each capture's link type */
-	dead = pcap_open_dead(DLT_EN10MB, 65535);
-	if (!dead)
-		return -ENOMEM;
-	if (pcap_compile(dead, &prog, expr, 1, PCAP_NETMASK_UNKNOWN) < 0) {
-		fprintf(stderr, "wirewatch: --filter '%s': %s\n", expr, pcap_geterr(dead));
-		pcap_close(dead);
-		return -EINVAL;
+	for (size_t i = 0; i < sizeof(dlts) / sizeof(dlts[0]); i++) {
+		char m[sizeof(msg)];
+
+		if (filter_compiles(expr, dlts[i], m, sizeof(m))) {
+			/* the real program is compiled against each capture's link type */
+			snprintf(filter_expr, sizeof(filter_expr), "%s", expr);
+			return 0;
+		}
+		if (i == 0)
+			snprintf(msg, sizeof(msg), "%s", m);
 	}
-	pcap_freecode(&prog);
-	pcap_close(dead);
-	snprintf(filter_expr, sizeof(filter_expr), "%s", expr);
-	return 0;
+	fprintf(stderr, "wirewatch: --filter '%s': %s\n", expr, msg);
+	return -EINVAL;
 }
 
 void pcap_source_set_progress(bool on)
@@ -162,8 +183,8 @@ static void pcap_source_free(struct pcap_source *ps)
 	free(ps);
 }
 
-static int pcap_source_open(struct source *src, const char *arg, const struct config *cfg, char *err,
-		     size_t err_len)
+static int pcap_source_open(struct source *src, const char *arg, const struct config *cfg,
+			    char *err, size_t err_len)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct pcap_source *ps;
@@ -341,7 +362,8 @@ static int pcap_source_run(struct source *src, struct reader *rd, uint32_t index
 					ps->path, ps->packets, msg);
 			} else {
 				counter_add(&pcap_counters[PCAP_FILE_ERRORS], 1);
-				fprintf(stderr, "wirewatch: pcap:%s: after %" PRIu64 " packets: %s\n",
+				fprintf(stderr,
+					"wirewatch: pcap:%s: after %" PRIu64 " packets: %s\n",
 					ps->path, ps->packets, msg);
 				result = -EIO;
 			}

@@ -22,7 +22,7 @@
 
 #include "tcp_reassembly.h"
 
-#define NIL UINT32_MAX
+#define NIL		UINT32_MAX
 #define EXPIRE_EVERY_NS 100000000ull /* timeouts are checked every 100 ms of packet time */
 
 const struct counter_def reasm_counter_defs[REASM_COUNTERS] = {
@@ -67,9 +67,9 @@ const struct counter_def reasm_counter_defs[REASM_COUNTERS] = {
 enum flow_state { FLOW_FREE, FLOW_ACTIVE, FLOW_CLOSED };
 
 struct block {
-	uint64_t off;      /* stream offset of data[0] */
+	uint64_t off;	   /* stream offset of data[0] */
 	uint32_t len_true; /* stream bytes this block covers */
-	uint32_t len;      /* of which captured, in data[0..len) (the rest cut by a snaplen) */
+	uint32_t len;	   /* of which captured, in data[0..len) (the rest cut by a snaplen) */
 	uint32_t next;
 	uint8_t data[REASM_BLOCK_BYTES];
 };
@@ -80,7 +80,7 @@ struct flow_dir {
 	uint64_t hold_since_ns;
 	uint32_t base_seq; /* sequence number of stream offset 0 */
 	uint32_t isn;
-	uint32_t head;     /* held blocks, sorted by off, all > next_off between packets */
+	uint32_t head; /* held blocks, sorted by off, all > next_off between packets */
 	uint32_t nblocks;
 	uint32_t hold_prev, hold_next; /* holders list, node = flow index * 2 + dir */
 	bool have_base, syn, fin, holding;
@@ -123,7 +123,7 @@ void reasm_config_defaults(struct reasm_config *cfg)
 {
 	*cfg = (struct reasm_config){
 		.max_flows = 65536,
-		.pool_blocks = 16384, /* 32 MiB of out-of-order bytes for the whole host */
+		.pool_blocks = 16384,  /* 32 MiB of out-of-order bytes for the whole host */
 		.dir_max_blocks = 256, /* 512 KiB per direction: a few windows of a fast LAN flow */
 		.chunk_max = 16384,
 		.hole_timeout_ns = 10ull * 1000000000ull, /* far beyond any sane RTO */
@@ -197,8 +197,13 @@ static void emit_event(struct reasm *r, struct flow *f, enum chunk_kind kind, en
 		       uint64_t off, const uint8_t *data, uint32_t len, uint32_t len_true,
 		       uint64_t ts_ns)
 {
-	struct reasm_event ev = {.flow = &f->id, .kind = (uint8_t)kind, .dir = (uint8_t)dir,
-				 .ts_ns = ts_ns, .offset = off, .data = data, .len = len,
+	struct reasm_event ev = {.flow = &f->id,
+				 .kind = (uint8_t)kind,
+				 .dir = (uint8_t)dir,
+				 .ts_ns = ts_ns,
+				 .offset = off,
+				 .data = data,
+				 .len = len,
 				 .len_true = len_true};
 
 	r->emit(r->arg, &ev);
@@ -215,8 +220,12 @@ static void deliver(struct reasm *r, struct flow *f, enum dir dir, uint64_t off,
 	uint32_t max = r->cfg.chunk_max;
 
 	while (len_true) {
-		struct reasm_event ev = {.flow = &f->id, .kind = CHUNK_DATA, .dir = (uint8_t)dir,
-					 .ts_ns = ts_ns, .offset = off, .data = data};
+		struct reasm_event ev = {.flow = &f->id,
+					 .kind = CHUNK_DATA,
+					 .dir = (uint8_t)dir,
+					 .ts_ns = ts_ns,
+					 .offset = off,
+					 .data = data};
 		uint32_t n = len < max ? len : max;
 		uint64_t covers = n;
 
@@ -371,8 +380,7 @@ static void dir_drain(struct reasm *r, struct flow *f, enum dir dir, uint64_t ts
 }
 
 /* Gives up the bytes before off: a gap up to it, then whatever held bytes follow. */
-static void dir_skip_to(struct reasm *r, struct flow *f, enum dir dir, uint64_t off,
-			uint64_t ts_ns)
+static void dir_skip_to(struct reasm *r, struct flow *f, enum dir dir, uint64_t off, uint64_t ts_ns)
 {
 	struct flow_dir *d = &f->d[dir];
 
@@ -623,9 +631,9 @@ static uint32_t block_alloc(struct reasm *r)
  * Holds [off, end) of a segment (captured up to cend) after block prev (NIL: at the
  * head). Returns the last block linked, or NIL with *full set when the pool ran out.
  */
-static uint32_t dir_hold(struct reasm *r, struct flow *f, enum dir dir, uint32_t prev,
-			 uint64_t off, uint64_t end, uint64_t cend, const uint8_t *seg,
-			 uint64_t seg_off, uint64_t ts_ns, bool *full)
+static uint32_t dir_hold(struct reasm *r, struct flow *f, enum dir dir, uint32_t prev, uint64_t off,
+			 uint64_t end, uint64_t cend, const uint8_t *seg, uint64_t seg_off,
+			 uint64_t ts_ns, bool *full)
 {
 	struct flow_dir *d = &f->d[dir];
 
@@ -745,10 +753,12 @@ static void dir_segment(struct reasm *r, struct flow *f, enum dir dir, int64_t s
 		}
 		piece_end = b != NIL && r->blocks[b].off < end ? r->blocks[b].off : end;
 		if (off == d->next_off) {
-			uint32_t cap = cend > off ? (uint32_t)((cend < piece_end ? cend : piece_end) - off)
-						  : 0;
+			uint32_t cap =
+				cend > off ? (uint32_t)((cend < piece_end ? cend : piece_end) - off)
+					   : 0;
 
-			deliver(r, f, dir, off, data + (off - seg_off), cap, piece_end - off, ts_ns);
+			deliver(r, f, dir, off, data + (off - seg_off), cap, piece_end - off,
+				ts_ns);
 			d->next_off = piece_end;
 		} else {
 			if (prev == NIL || r->blocks[prev].off + r->blocks[prev].len_true <= off)
@@ -782,8 +792,7 @@ static void dir_segment(struct reasm *r, struct flow *f, enum dir dir, int64_t s
  * retransmission will fill it. Only holes with held bytes after them are given up here
  * (a hole at the tail is closed by a FIN, the timeout or the end).
  */
-static void dir_acked(struct reasm *r, struct flow *f, enum dir dir, uint32_t ack,
-		      uint64_t ts_ns)
+static void dir_acked(struct reasm *r, struct flow *f, enum dir dir, uint32_t ack, uint64_t ts_ns)
 {
 	struct flow_dir *d = &f->d[dir];
 	int64_t ack_off;
@@ -797,7 +806,7 @@ static void dir_acked(struct reasm *r, struct flow *f, enum dir dir, uint32_t ac
 	if (ack_off <= (int64_t)d->next_off || (uint64_t)ack_off - d->next_off > r->cfg.window_max)
 		return;
 	upto = (uint64_t)ack_off < r->blocks[d->head].off ? (uint64_t)ack_off
-							   : r->blocks[d->head].off;
+							  : r->blocks[d->head].off;
 	count(r, REASM_GAP_ACKED, 1);
 	dir_skip_to(r, f, dir, upto, ts_ns);
 }
@@ -900,8 +909,8 @@ static void udp_packet(struct reasm *r, const struct pkt *p)
 	dir = from_client ? DIR_REQUEST : DIR_RESPONSE;
 	/* one datagram, one chunk: a datagram beyond the chunk size is cut, not split */
 	len = p->payload_len < r->cfg.chunk_max ? p->payload_len : r->cfg.chunk_max;
-	emit_event(r, f, CHUNK_DATA, dir, f->d[dir].next_off, p->payload, len,
-		   p->payload_len_true, p->ts_ns);
+	emit_event(r, f, CHUNK_DATA, dir, f->d[dir].next_off, p->payload, len, p->payload_len_true,
+		   p->ts_ns);
 	f->d[dir].next_off += p->payload_len_true;
 }
 

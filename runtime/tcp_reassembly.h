@@ -40,40 +40,40 @@
 #define REASM_BLOCK_BYTES 2048 /* payload per out-of-order block */
 
 enum reasm_counter {
-	REASM_FLOWS,            /* flows created (each generation counts) */
-	REASM_FLOWS_EVICTED,    /* flows evicted from a full table */
-	REASM_FLOWS_IDLE,       /* flows expired after the idle timeout */
-	REASM_RESTARTS,         /* same tuple, new connection: generation + 1 */
-	REASM_SEGMENTS,         /* TCP segments with payload or FIN */
-	REASM_DATAGRAMS,        /* UDP datagrams */
-	REASM_OUT_OF_ORDER,     /* segments (or parts) held until the hole before them fills */
-	REASM_RETRANSMITS,      /* segments wholly before the next expected byte */
-	REASM_OVERLAP_BYTES,    /* bytes received again (retransmitted or overlapping) */
-	REASM_OVERLAP_DIFFERENT, /* overlaps whose bytes differ from the first copy (kept) */
-	REASM_GAPS,             /* holes given up on */
-	REASM_GAP_BYTES,        /* bytes in those holes */
-	REASM_GAP_ACKED,        /* holes given up because the receiver acknowledged them */
-	REASM_HOLE_TIMEOUTS,    /* holes given up after the hole timeout */
-	REASM_DIR_CAP,          /* times a direction's out-of-order cap forced a gap */
-	REASM_POOL_EMPTY,       /* times the global block pool ran out */
+	REASM_FLOWS,		  /* flows created (each generation counts) */
+	REASM_FLOWS_EVICTED,	  /* flows evicted from a full table */
+	REASM_FLOWS_IDLE,	  /* flows expired after the idle timeout */
+	REASM_RESTARTS,		  /* same tuple, new connection: generation + 1 */
+	REASM_SEGMENTS,		  /* TCP segments with payload or FIN */
+	REASM_DATAGRAMS,	  /* UDP datagrams */
+	REASM_OUT_OF_ORDER,	  /* segments (or parts) held until the hole before them fills */
+	REASM_RETRANSMITS,	  /* segments wholly before the next expected byte */
+	REASM_OVERLAP_BYTES,	  /* bytes received again (retransmitted or overlapping) */
+	REASM_OVERLAP_DIFFERENT,  /* overlaps whose bytes differ from the first copy (kept) */
+	REASM_GAPS,		  /* holes given up on */
+	REASM_GAP_BYTES,	  /* bytes in those holes */
+	REASM_GAP_ACKED,	  /* holes given up because the receiver acknowledged them */
+	REASM_HOLE_TIMEOUTS,	  /* holes given up after the hole timeout */
+	REASM_DIR_CAP,		  /* times a direction's out-of-order cap forced a gap */
+	REASM_POOL_EMPTY,	  /* times the global block pool ran out */
 	REASM_POOL_DROPPED_BYTES, /* bytes not held because the pool was empty (become gaps) */
-	REASM_OUT_OF_WINDOW,    /* segments too far ahead of the stream to be believable */
-	REASM_BEFORE_START,     /* segments before the first byte seen (mid-stream join) */
-	REASM_AFTER_CLOSE,      /* segments of a connection already closed (FIN/RST) */
-	REASM_NO_FLOW,          /* ACK/FIN/RST-only segments of connections never seen */
+	REASM_OUT_OF_WINDOW,	  /* segments too far ahead of the stream to be believable */
+	REASM_BEFORE_START,	  /* segments before the first byte seen (mid-stream join) */
+	REASM_AFTER_CLOSE,	  /* segments of a connection already closed (FIN/RST) */
+	REASM_NO_FLOW,		  /* ACK/FIN/RST-only segments of connections never seen */
 	REASM_COUNTERS,
 };
 
 extern const struct counter_def reasm_counter_defs[REASM_COUNTERS];
 
 struct reasm_config {
-	uint32_t max_flows;       /* flows tracked at once; the least recently active goes */
-	uint32_t pool_blocks;     /* out-of-order blocks shared by all flows */
+	uint32_t max_flows;	  /* flows tracked at once; the least recently active goes */
+	uint32_t pool_blocks;	  /* out-of-order blocks shared by all flows */
 	uint32_t dir_max_blocks;  /* out-of-order blocks one direction may hold */
-	uint32_t chunk_max;       /* payload bytes per data event (the chunk capacity) */
+	uint32_t chunk_max;	  /* payload bytes per data event (the chunk capacity) */
 	uint64_t hole_timeout_ns; /* packet time a hole may stay open */
 	uint64_t idle_timeout_ns; /* packet time after which a silent flow is forgotten */
-	uint64_t window_max;      /* bytes ahead of the stream a segment may start */
+	uint64_t window_max;	  /* bytes ahead of the stream a segment may start */
 };
 
 /* The connection an event belongs to (endpoints: client = src, server = dst). */
@@ -93,7 +93,7 @@ struct reasm_event {
 	uint64_t ts_ns;
 	uint64_t offset; /* bytes of this direction before this event */
 	const uint8_t *data;
-	uint32_t len;      /* bytes in data (<= chunk_max) */
+	uint32_t len;	   /* bytes in data (<= chunk_max) */
 	uint32_t len_true; /* bytes this event covers in the stream */
 };
 

@@ -8,6 +8,7 @@ packages=(
 	libbpf-dev libelf-dev bpftool zlib1g-dev
 	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
 	libpcap-dev libxxhash-dev libcmocka-dev
+	libpq-dev postgresql postgresql-client
 	clang-format curl procps iproute2 bc
 )
 

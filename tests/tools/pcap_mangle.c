@@ -24,7 +24,7 @@
 struct frame {
 	struct pcap_pkthdr h;
 	uint8_t *data;
-	int data_seg;       /* TCP segment with payload */
+	int data_seg; /* TCP segment with payload */
 	uint16_t sport, dport;
 	uint32_t payload_len;
 	uint8_t saddr[16];
@@ -42,8 +42,8 @@ static int usage(void)
 static int load(const char *path, int *dlt, int *snaplen)
 {
 	char errbuf[PCAP_ERRBUF_SIZE];
-	pcap_t *pc = pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO,
-							     errbuf);
+	pcap_t *pc =
+		pcap_open_offline_with_tstamp_precision(path, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	static uint64_t counters[PKT_COUNTERS];
 	struct pkt_decoder dec;
 	struct pcap_pkthdr *h;

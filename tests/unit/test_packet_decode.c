@@ -79,8 +79,7 @@ static size_t build_udp(uint8_t *p, uint16_t sport, uint16_t dport, const char *
 }
 
 /* IPv4 header with l4 bytes after it; ihl in 32-bit words. */
-static size_t build_ipv4(uint8_t *p, uint8_t proto, const uint8_t *l4, size_t l4_len,
-			 uint32_t ihl)
+static size_t build_ipv4(uint8_t *p, uint8_t proto, const uint8_t *l4, size_t l4_len, uint32_t ihl)
 {
 	size_t hl = ihl * 4;
 
@@ -210,7 +209,7 @@ static void test_sll_and_sll2(void **state)
 	size_t n;
 
 	(void)state;
-	put16(f, 0);       /* to us */
+	put16(f, 0);	   /* to us */
 	put16(f + 2, 772); /* ARPHRD_LOOPBACK */
 	put16(f + 4, 6);
 	put16(f + 14, 0x0800);

@@ -111,11 +111,15 @@ static int teardown(void **state)
 }
 
 /* client 10.0.0.1:40000 <-> server 10.0.0.2:5432 */
-static struct pkt seg(enum dir dir, uint32_t seq, uint8_t flags, const uint8_t *data,
-		      uint32_t len)
+static struct pkt seg(enum dir dir, uint32_t seq, uint8_t flags, const uint8_t *data, uint32_t len)
 {
-	struct pkt p = {.family = AF_INET, .proto = IPPROTO_TCP, .tcp_flags = flags,
-			.seq = seq, .payload = data, .payload_len = len, .payload_len_true = len};
+	struct pkt p = {.family = AF_INET,
+			.proto = IPPROTO_TCP,
+			.tcp_flags = flags,
+			.seq = seq,
+			.payload = data,
+			.payload_len = len,
+			.payload_len_true = len};
 	static uint64_t ts = 1000;
 
 	p.ts_ns = ts += 1000;
@@ -198,7 +202,7 @@ static void test_duplicates_and_overlaps(void **state)
 	(void)state;
 	handshake(100, 9000);
 	send_seg(DIR_REQUEST, 100, 0, 1000, 0);
-	send_seg(DIR_REQUEST, 100, 0, 1000, 0);    /* retransmission */
+	send_seg(DIR_REQUEST, 100, 0, 1000, 0);	   /* retransmission */
 	send_seg(DIR_REQUEST, 100, 2000, 1000, 0); /* held */
 	send_seg(DIR_REQUEST, 100, 2000, 1000, 0); /* held again */
 	send_seg(DIR_REQUEST, 100, 500, 2000, 0);  /* covers delivered, hole and held */
@@ -389,8 +393,13 @@ static void test_restart_generation(void **state)
 
 static void test_udp(void **state)
 {
-	struct pkt p = {.family = AF_INET, .proto = IPPROTO_UDP, .sport = 53, .dport = 33333,
-			.payload = sent[0], .payload_len = 40, .payload_len_true = 40,
+	struct pkt p = {.family = AF_INET,
+			.proto = IPPROTO_UDP,
+			.sport = 53,
+			.dport = 33333,
+			.payload = sent[0],
+			.payload_len = 40,
+			.payload_len_true = 40,
 			.ts_ns = 5};
 
 	(void)state;

@@ -1,0 +1,133 @@
+/*
+ * The engine's own structures, shared by the rule loader (rules.c), the scanner (scan.c)
+ * and the key finders (keys.c). Nothing outside pii/ includes this.
+ *
+ * Ownership: struct pii_engine is built by pii_engine_load() and read-only afterwards;
+ * every worker reads it without locks. struct pii_scratch belongs to one worker.
+ */
+#ifndef WIREWATCH_PII_ENGINE_H
+#define WIREWATCH_PII_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <hs/hs.h>
+
+#include "pii.h"
+#include "validate.h"
+
+/* A word list entry, pre-normalised: lower case, words joined by '_'. */
+struct pii_phrase {
+	char *norm;   /* "card_number" */
+	char *squash; /* "cardnumber": matches keys written without separators */
+	uint16_t norm_len, squash_len;
+};
+
+struct pii_phrases {
+	struct pii_phrase *v;
+	uint32_t n;
+};
+
+enum pii_pattern_flags {
+	PII_PAT_KEYED = 1 << 0,	  /* matches `key: ` / `key=`: the value follows the match */
+	PII_PAT_CONTEXT = 1 << 1, /* a finding only with positive context */
+	PII_PAT_TRIGGER = 1 << 2, /* matches the start; the validator finds the end */
+	PII_PAT_NO_FIELD = 1 << 3, /* not in the anchored database for short fields */
+};
+
+struct pii_pattern {
+	char *regex;
+	enum pii_type type;
+	uint32_t flags;
+	uint32_t line, col; /* in the rule file, for messages */
+};
+
+struct pii_rule {
+	bool present; /* listed in the rule file */
+	enum pii_validator validator;
+	float confidence;	  /* validator passed with a checksum/registry (or only check) */
+	float shape_confidence;	  /* validator passed on shape alone */
+	float context_confidence; /* positive context: key or nearby word */
+	bool key_value;		  /* a value under a context key is this type as a whole */
+	struct pii_phrases context, negative, nearby, nearby_negative;
+};
+
+struct pii_engine {
+	struct pii_rule rules[PII_TYPE_COUNT];
+	struct pii_pattern *patterns;
+	uint32_t npatterns;
+	uint32_t *field_ids; /* field database id -> pattern index */
+	uint32_t nfield;
+	hs_database_t *text_db;	 /* block mode, start of match, every pattern */
+	hs_database_t *field_db; /* block mode, anchored at both ends, short values */
+	const struct psl_ctx_st *psl;
+	bool psl_owned;
+	float min_confidence;
+	uint32_t nearby_bytes;
+	uint32_t field_max; /* values up to this long use the anchored database first */
+};
+
+/* A value in the scanned text and the key it sits under (a view into text or the caller's). */
+struct pii_span {
+	uint32_t start, end;
+	const char *key;
+	uint32_t key_len;
+	bool quoted;
+};
+
+struct pii_cand {
+	uint32_t start, end;
+	uint32_t pattern; /* index into engine->patterns, or UINT32_MAX for key-value checks */
+	enum pii_type type;
+	bool quoted;
+};
+
+/* What a key says: bit t of pos set when it names type t, of neg when it rules t out. */
+struct pii_keyclass {
+	uint32_t pos, neg;
+};
+
+#define PII_SPANS_MAX	   2048
+#define PII_CANDS_MAX	   4096
+#define PII_KEYCACHE_SLOTS 512 /* power of two */
+#define PII_KEY_MAX	   96  /* longer keys are classified by their first bytes */
+
+struct pii_keycache_slot {
+	uint64_t hash; /* 0: empty */
+	struct pii_keyclass cls;
+};
+
+struct pii_scratch {
+	const struct pii_engine *engine;
+	hs_scratch_t *hs;
+	struct pii_span spans[PII_SPANS_MAX];
+	uint32_t nspans;
+	struct pii_cand cands[PII_CANDS_MAX];
+	uint32_t ncands;
+	bool overflow;
+	struct pii_finding found[PII_CANDS_MAX];
+	uint32_t nfound;
+	/* the column classification memory: a column seen once is one hash lookup after */
+	struct pii_keycache_slot keycache[PII_KEYCACHE_SLOTS];
+	uint64_t truncated;
+	/* the text being scanned, for the Hyperscan callbacks */
+	const uint8_t *text;
+	size_t len;
+	uint32_t base; /* offset of text within the caller's text (field scans of a span) */
+};
+
+/* keys.c: fills s->spans with the values of text and their keys, by kind. */
+void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const char *key,
+		    size_t key_len, const uint8_t *text, size_t len);
+
+/* keys.c: lower-cases and splits a key (camelCase, snake_case, paths) into words joined by
+ * '_'; returns the length written to out (at most cap - 1, NUL-terminated). */
+size_t pii_key_normalize(const char *key, size_t len, char *out, size_t cap);
+
+/* keys.c: does the normalised key contain phrase p (at word boundaries or squashed)? */
+bool pii_phrase_match(const char *norm, size_t norm_len, const struct pii_phrase *p);
+
+/* rules.c: builds a phrase from a word in the rule file. */
+int pii_phrase_init(struct pii_phrase *p, const char *word, size_t len);
+
+#endif

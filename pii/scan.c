@@ -1,0 +1,393 @@
+/*
+ * The scan: Hyperscan finds candidates, keys.c says which key each sits under, validate.c
+ * says whether it can be the type, and the rule's confidences plus context decide whether
+ * it is reported. Overlapping findings keep the most confident one (a 16-digit run that is
+ * a valid card is not also reported as a phone number).
+ *
+ * Short fields (one value under one key, up to field_max bytes) first go through the
+ * anchored database: a value that is wholly an email or a card is known after a scan that
+ * fails at the first byte for everything else. Only when that finds nothing is the value
+ * searched inside, as text, with the same rules.
+ *
+ * The column classification memory lives in the scratch: a key is normalised and matched
+ * against every word list once, then found again by its hash.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
+{
+	struct pii_scratch *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	s->engine = e;
+	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
+	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS)) {
+		hs_free_scratch(s->hs);
+		free(s);
+		errno = ENOMEM;
+		return NULL;
+	}
+	return s;
+}
+
+void pii_scratch_free(struct pii_scratch *s)
+{
+	if (!s)
+		return;
+	hs_free_scratch(s->hs);
+	free(s);
+}
+
+uint64_t pii_scratch_truncated(const struct pii_scratch *s)
+{
+	return s->truncated;
+}
+
+static uint64_t key_hash(const char *k, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)k[i];
+		h *= 0x100000001b3ull;
+	}
+	return h ? h : 1;
+}
+
+static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, size_t n)
+{
+	const struct pii_engine *e = s->engine;
+	struct pii_keyclass cls = {0, 0};
+	char norm[PII_KEY_MAX + 1];
+	size_t nn;
+	uint64_t h;
+	uint32_t slot;
+
+	if (!key || n == 0)
+		return cls;
+	h = key_hash(key, n);
+	slot = (uint32_t)h & (PII_KEYCACHE_SLOTS - 1);
+	for (int probe = 0; probe < 4; probe++) {
+		struct pii_keycache_slot *c = &s->keycache[(slot + probe) & (PII_KEYCACHE_SLOTS - 1)];
+
+		if (c->hash == h)
+			return c->cls;
+		if (c->hash == 0)
+			break;
+	}
+	nn = pii_key_normalize(key, n, norm, sizeof(norm));
+	for (int t = 0; t < PII_TYPE_COUNT; t++) {
+		const struct pii_rule *r = &e->rules[t];
+
+		for (uint32_t i = 0; i < r->context.n; i++) {
+			if (pii_phrase_match(norm, nn, &r->context.v[i]))
+				cls.pos |= 1u << t;
+		}
+		for (uint32_t i = 0; i < r->negative.n; i++) {
+			if (pii_phrase_match(norm, nn, &r->negative.v[i]))
+				cls.neg |= 1u << t;
+		}
+	}
+	/* a full cache just overwrites: it is a memory, not a record */
+	s->keycache[slot].hash = h;
+	s->keycache[slot].cls = cls;
+	return cls;
+}
+
+static bool is_space(uint8_t c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int cand_add(struct pii_scratch *s, size_t start, size_t end, uint32_t pattern,
+		    enum pii_type type, bool quoted)
+{
+	struct pii_cand *c;
+
+	if (s->ncands == PII_CANDS_MAX) {
+		s->overflow = true;
+		return 1;
+	}
+	c = &s->cands[s->ncands++];
+	c->start = (uint32_t)start;
+	c->end = (uint32_t)end;
+	c->pattern = pattern;
+	c->type = type;
+	c->quoted = quoted;
+	return 0;
+}
+
+/* The value after a keyed match ("password: ", "born on "): quoted, or to a separator. */
+static void keyed_value(const uint8_t *p, size_t len, size_t i, size_t *vs, size_t *ve,
+			bool *quoted)
+{
+	while (i < len && (p[i] == ' ' || p[i] == '\t'))
+		i++;
+	*quoted = false;
+	if (i < len && (p[i] == '"' || p[i] == '\'')) {
+		uint8_t q = p[i++];
+
+		*vs = i;
+		while (i < len && i - *vs < 256 && p[i] != q && p[i] != '\n')
+			i += p[i] == '\\' && i + 1 < len ? 2 : 1;
+		*ve = i < len ? i : len;
+		*quoted = true;
+		return;
+	}
+	*vs = i;
+	while (i < len && i - *vs < 256 && p[i] != '\n' && p[i] != '\r' && p[i] != ',' &&
+	       p[i] != ';' && p[i] != '&' && p[i] != '"' && p[i] != '\'' && p[i] != '<')
+		i++;
+	*ve = i;
+}
+
+static int on_text_match(unsigned int id, unsigned long long from, unsigned long long to,
+			 unsigned int flags, void *ctx)
+{
+	struct pii_scratch *s = ctx;
+	const struct pii_pattern *p = &s->engine->patterns[id];
+	size_t vs, ve;
+	bool quoted;
+
+	(void)flags;
+	if (p->flags & PII_PAT_KEYED) {
+		keyed_value(s->text, s->len, (size_t)to, &vs, &ve, &quoted);
+		if (ve <= vs)
+			return 0;
+		return cand_add(s, vs, ve, id, p->type, quoted);
+	}
+	/* a longer match of the same pattern from the same start replaces the shorter one */
+	for (uint32_t k = s->ncands, seen = 0; k > 0 && seen < 8; k--, seen++) {
+		struct pii_cand *c = &s->cands[k - 1];
+
+		if (c->pattern == id && c->start == from) {
+			c->end = (uint32_t)to;
+			return 0;
+		}
+	}
+	return cand_add(s, (size_t)from, (size_t)to, id, p->type, false);
+}
+
+static int on_field_match(unsigned int id, unsigned long long from, unsigned long long to,
+			  unsigned int flags, void *ctx)
+{
+	struct pii_scratch *s = ctx;
+	uint32_t pi = s->engine->field_ids[id];
+
+	(void)from;
+	(void)flags;
+	return cand_add(s, 0, (size_t)to, pi, s->engine->patterns[pi].type, false);
+}
+
+/* Does the text just before `start` hold one of the phrases? */
+static bool nearby_match(const struct pii_scratch *s, const struct pii_phrases *ph, size_t start,
+			 const char *norm, size_t nn)
+{
+	(void)s;
+	(void)start;
+	for (uint32_t i = 0; i < ph->n; i++) {
+		if (pii_phrase_match(norm, nn, &ph->v[i]))
+			return true;
+	}
+	return false;
+}
+
+static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t start, uint32_t end)
+{
+	const struct pii_span *best = NULL;
+
+	for (uint32_t i = 0; i < s->nspans; i++) {
+		const struct pii_span *sp = &s->spans[i];
+
+		if (sp->start <= start && end <= sp->end + 1 && (!best || sp->start >= best->start))
+			best = sp;
+	}
+	return best;
+}
+
+/* Validates and scores one candidate; adds it to s->found when it clears the minimum. */
+static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
+{
+	const struct pii_engine *e = s->engine;
+	const struct pii_rule *r = &e->rules[c->type];
+	const struct pii_pattern *p = c->pattern < e->npatterns ? &e->patterns[c->pattern] : NULL;
+	struct pii_cand_view v = {.text = s->text, .len = s->len, .start = c->start,
+				  .end = c->end, .quoted = c->quoted};
+	const struct pii_span *sp;
+	struct pii_keyclass cls = {0, 0};
+	uint32_t bit = 1u << c->type;
+	enum pii_verdict verdict;
+	bool pos, neg, near_pos = false, near_neg = false;
+	float conf;
+
+	verdict = pii_validate(r->validator, e->psl, &v);
+	if (verdict == PII_INVALID || v.end <= v.start)
+		return;
+	sp = span_of(s, (uint32_t)v.start, (uint32_t)v.end);
+	if (sp)
+		cls = key_classify(s, sp->key, sp->key_len);
+	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
+	neg = (cls.neg & bit) != 0;
+	if (!pos && e->nearby_bytes && (r->nearby.n || r->nearby_negative.n)) {
+		size_t from = v.start > e->nearby_bytes ? v.start - e->nearby_bytes : 0;
+		char norm[PII_KEY_MAX * 3];
+		size_t nn = pii_key_normalize((const char *)s->text + from, v.start - from, norm,
+					      sizeof(norm));
+
+		near_pos = nearby_match(s, &r->nearby, v.start, norm, nn);
+		near_neg = nearby_match(s, &r->nearby_negative, v.start, norm, nn);
+	}
+	conf = verdict == PII_CHECKED ? r->confidence : r->shape_confidence;
+	if (pos || near_pos) {
+		if (r->context_confidence > conf)
+			conf = r->context_confidence;
+	} else if (p && (p->flags & PII_PAT_CONTEXT)) {
+		return;
+	}
+	/* a checksum alone never makes a finding certain: an order_id that passes Luhn */
+	if (neg && !pos)
+		conf *= 0.2f;
+	else if (neg)
+		conf *= 0.7f;
+	if (near_neg && !pos && !near_pos)
+		conf *= 0.4f;
+	/* a value in a column that names another type ("phone") is less likely to be this one */
+	if ((cls.pos & ~bit) && !pos)
+		conf *= 0.7f;
+	if (conf < e->min_confidence || s->nfound == PII_CANDS_MAX)
+		return;
+	s->found[s->nfound++] = (struct pii_finding){
+		.type = c->type,
+		.start = (uint32_t)v.start,
+		.end = (uint32_t)v.end,
+		.confidence = conf,
+	};
+}
+
+static int finding_cmp(const void *a, const void *b)
+{
+	const struct pii_finding *x = a, *y = b;
+
+	if (x->start != y->start)
+		return x->start < y->start ? -1 : 1;
+	if (x->confidence != y->confidence)
+		return x->confidence > y->confidence ? -1 : 1;
+	if (x->end != y->end)
+		return x->end > y->end ? -1 : 1;
+	return (int)x->type - (int)y->type;
+}
+
+/* Keeps, of findings that overlap, the most confident (then the longest). */
+static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
+{
+	uint32_t kept = 0;
+
+	if (n == 0)
+		return 0;
+	qsort(f, n, sizeof(*f), finding_cmp);
+	for (uint32_t i = 0; i < n; i++) {
+		struct pii_finding *last = kept ? &f[kept - 1] : NULL;
+
+		if (last && f[i].start < last->end) {
+			bool better = f[i].confidence > last->confidence ||
+				      (f[i].confidence == last->confidence &&
+				       f[i].end - f[i].start > last->end - last->start);
+
+			if (better)
+				*last = f[i];
+			continue;
+		}
+		f[kept++] = f[i];
+	}
+	return kept;
+}
+
+static void add_key_value_cands(struct pii_scratch *s)
+{
+	const struct pii_engine *e = s->engine;
+
+	for (uint32_t i = 0; i < s->nspans; i++) {
+		const struct pii_span *sp = &s->spans[i];
+		struct pii_keyclass cls;
+
+		if (!sp->key)
+			continue;
+		cls = key_classify(s, sp->key, sp->key_len);
+		if (!cls.pos)
+			continue;
+		for (int t = 0; t < PII_TYPE_COUNT; t++) {
+			if (e->rules[t].key_value && (cls.pos & (1u << t)) &&
+			    !(cls.neg & (1u << t)))
+				cand_add(s, sp->start, sp->end, UINT32_MAX, (enum pii_type)t,
+					 sp->quoted);
+		}
+	}
+}
+
+static void judge_all(struct pii_scratch *s, uint32_t from)
+{
+	for (uint32_t i = from; i < s->ncands; i++)
+		cand_judge(s, &s->cands[i]);
+}
+
+int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
+	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
+	     pii_finding_fn cb, void *arg)
+{
+	bool field;
+	int reported = 0;
+
+	if ((unsigned)kind >= PII_CTX_COUNT || !e || !s || s->engine != e)
+		return -EINVAL;
+	if (len > UINT32_MAX - 1)
+		return -EOVERFLOW;
+	if (!text || len == 0)
+		return 0;
+	s->text = text;
+	s->len = len;
+	s->ncands = 0;
+	s->nfound = 0;
+	s->overflow = false;
+	pii_spans_find(s, kind, column_or_key, column_len, text, len);
+	field = s->nspans == 1 && s->spans[0].start == 0 && s->spans[0].end == len &&
+		len <= e->field_max && e->field_db;
+	if (field) {
+		size_t a = 0, b = len;
+
+		/* a value padded by a fixed-width column (CHAR(n)) is still one value */
+		while (a < b && is_space(text[a]))
+			a++;
+		while (b > a && is_space(text[b - 1]))
+			b--;
+		if (a == 0 && b == len)
+			hs_scan(e->field_db, (const char *)text, (unsigned)len, 0, s->hs,
+				on_field_match, s);
+		judge_all(s, 0);
+	}
+	if (!field || s->nfound == 0) {
+		uint32_t from = s->ncands;
+
+		hs_scan(e->text_db, (const char *)text, (unsigned)len, 0, s->hs, on_text_match, s);
+		add_key_value_cands(s);
+		judge_all(s, from);
+	} else {
+		uint32_t from = s->ncands;
+
+		add_key_value_cands(s);
+		judge_all(s, from);
+	}
+	if (s->overflow)
+		s->truncated++;
+	s->nfound = findings_resolve(s->found, s->nfound);
+	for (uint32_t i = 0; i < s->nfound; i++) {
+		reported++;
+		if (cb && cb(&s->found[i], arg))
+			break;
+	}
+	return reported;
+}
