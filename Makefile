@@ -98,8 +98,9 @@ $(UNIT_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 $(BENCH_BINS) $(TOOL_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(MALLOC_LIB)
 
-$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
-	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+# every target links the parser harness (tests/fuzz/fuzz_parsers.c); the others ignore it
+$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB) $(BUILD)/tests/fuzz/fuzz_parsers.o
+	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(BUILD)/tests/fuzz/fuzz_parsers.o $(LIB) $(LDLIBS)
 
 unit: $(UNIT_BINS) $(TOOL_BINS) $(BUILD)/tests/tools/pg_client
 

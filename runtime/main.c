@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "runtime.h"
+#include "source_pcap.h"
 
 #ifndef WIREWATCH_VERSION
 #define WIREWATCH_VERSION "0.0.0"
@@ -33,6 +34,7 @@ static const char usage_text[] =
 	"  -s, --source SPEC        where chunks come from:\n"
 	"                             synth[:conns=N,rate=R,exchanges=N,count=N,readers=N,mix=M]\n"
 	"                             replay:FILE     a recording made with --record\n"
+	"                             pcap:FILE       a pcap or pcapng capture (TCP reassembled)\n"
 	"  -o, --output SINK        stdout | file:PATH | tcp:HOST:PORT | unix:PATH\n"
 	"  -w, --workers N          worker shards (default: one per CPU)\n"
 	"  -r, --record FILE        also record every chunk to FILE (replay:FILE plays it back)\n"
@@ -41,6 +43,8 @@ static const char usage_text[] =
 	"  -P, --port PORT          only connections with this port on either end\n"
 	"  -m, --metrics HOST:PORT  serve Prometheus metrics at http://HOST:PORT/metrics\n"
 	"  -R, --redact MODE        pii (default) | literals | none\n"
+	"      --filter EXPR        packet sources: BPF filter expression (pcap-filter(7))\n"
+	"      --progress           packet sources: progress on stderr each second, summary\n"
 	"      --check-config FILE  validate a configuration file and exit\n"
 	"  -h, --help               this text\n"
 	"  -V, --version            the version\n"
@@ -48,7 +52,7 @@ static const char usage_text[] =
 	"Exit codes: 0 done, 1 runtime failure, 2 bad usage or configuration.\n"
 	"SIGHUP reopens a file: output (log rotation); SIGINT/SIGTERM drain and stop.\n";
 
-enum { OPT_CHECK_CONFIG = 256 };
+enum { OPT_CHECK_CONFIG = 256, OPT_FILTER, OPT_PROGRESS };
 
 static const struct option long_options[] = {
 	{"config", required_argument, NULL, 'c'},
@@ -62,6 +66,8 @@ static const struct option long_options[] = {
 	{"metrics", required_argument, NULL, 'm'},
 	{"redact", required_argument, NULL, 'R'},
 	{"check-config", required_argument, NULL, OPT_CHECK_CONFIG},
+	{"filter", required_argument, NULL, OPT_FILTER},
+	{"progress", no_argument, NULL, OPT_PROGRESS},
 	{"help", no_argument, NULL, 'h'},
 	{"version", no_argument, NULL, 'V'},
 	{NULL, 0, NULL, 0},
@@ -158,6 +164,13 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		case 'R':
 			cli->redact = optarg;
+			break;
+		case OPT_FILTER:
+			if (pcap_source_set_filter(optarg) < 0) /* prints the message */
+				return EXIT_USAGE;
+			break;
+		case OPT_PROGRESS:
+			pcap_source_set_progress(true);
 			break;
 		case OPT_CHECK_CONFIG:
 			exit(check_config(optarg));

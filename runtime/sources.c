@@ -5,10 +5,12 @@
 
 extern const struct source_ops synth_source_ops;
 extern const struct source_ops replay_source_ops;
+extern const struct source_ops pcap_source_ops;
 
 static const struct source_ops *const sources[] = {
 	&synth_source_ops,
 	&replay_source_ops,
+	&pcap_source_ops,
 };
 
 const struct source_ops *source_find(const char *spec, const char **arg)
@@ -29,5 +31,5 @@ const struct source_ops *source_find(const char *spec, const char **arg)
 /* Names for --help and error messages. */
 const char *source_names(void)
 {
-	return "synth[:SPEC], replay:FILE";
+	return "synth[:SPEC], replay:FILE, pcap:FILE";
 }

@@ -9,7 +9,7 @@ packages=(
 	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
 	libpcap-dev libxxhash-dev libcmocka-dev
 	libpq-dev postgresql postgresql-client
-	clang-format curl procps iproute2 bc
+	clang-format curl procps iproute2 bc tcpdump tshark
 )
 
 missing=()
@@ -25,5 +25,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# tshark asks whether non-root users may capture: no (and no prompt)
+echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

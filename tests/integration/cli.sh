@@ -10,7 +10,7 @@ trap 'rm -rf "$tmp"' EXIT
 "$WIREWATCH" --help >"$tmp/help"
 check "--help exits 0" test $? -eq 0
 for flag in --config --source --output --workers --record --duration --pid --port --metrics \
-	--redact --check-config --help --version; do
+	--redact --check-config --help --version --filter --progress; do
 	check "--help documents $flag" grep -q -- "$flag" "$tmp/help"
 	check "README documents $flag" grep -q -- "$flag" README.md
 done

@@ -7,7 +7,7 @@
 # dropped it gives the same counts and an exact lost_req/lost_resp. Captured on "any"
 # (Linux cooked SLL2) it gives the same again. Damaged files never crash it.
 #
-# Needs root (tcpdump on lo), tcpdump, python3, gcc; editcap (wireshark-common) for pcapng.
+# Needs root (tcpdump on lo), tcpdump, python3, build/release/tests/tools/pcap_mangle; editcap (wireshark-common) for pcapng.
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -30,8 +30,8 @@ echo "" >"$tmp/empty"
 "$WIREWATCH" --source "pcap:$tmp/empty" 2>"$tmp/probe.err"
 grep -q "unknown source" "$tmp/probe.err" && skip_all "pcap source not registered in runtime/sources.c"
 
-gcc -O1 -Iruntime -o "$tmp/pcap_mangle" tests/tools/pcap_mangle.c runtime/packet_decode.c -lpcap ||
-	{ not_ok "build tests/tools/pcap_mangle"; tap_done; exit 1; }
+cp build/release/tests/tools/pcap_mangle "$tmp/pcap_mangle" ||
+	{ not_ok "tests/tools/pcap_mangle is built (make unit)"; tap_done; exit 1; }
 
 port=$((20000 + RANDOM % 20000))
 uport=$((port + 1))
