@@ -113,7 +113,7 @@ struct pii_scratch {
 	/* the text being scanned, for the Hyperscan callbacks */
 	const uint8_t *text;
 	size_t len;
-	uint32_t base; /* offset of text within the caller's text (field scans of a span) */
+	enum pii_context_kind kind;
 };
 
 /* keys.c: fills s->spans with the values of text and their keys, by kind. */

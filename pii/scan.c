@@ -197,6 +197,11 @@ static bool nearby_match(const struct pii_scratch *s, const struct pii_phrases *
 	return false;
 }
 
+static bool kind_is_text(enum pii_context_kind k)
+{
+	return k == PII_CTX_FREE_TEXT || k == PII_CTX_REDIS_VALUE || k == PII_CTX_HTTP_JSON;
+}
+
 static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t start, uint32_t end)
 {
 	const struct pii_span *best = NULL;
@@ -246,6 +251,10 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	if (pos || near_pos) {
 		if (r->context_confidence > conf)
 			conf = r->context_confidence;
+		/* a whole unquoted `key: rest of line` is a looser span than a pattern's match:
+		 * where both found the value, the pattern's extent wins the overlap */
+		if (!p && !c->quoted && kind_is_text(s->kind))
+			conf -= 0.05f;
 	} else if (p && (p->flags & PII_PAT_CONTEXT)) {
 		return;
 	}
@@ -350,6 +359,7 @@ int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context
 		return 0;
 	s->text = text;
 	s->len = len;
+	s->kind = kind;
 	s->ncands = 0;
 	s->nfound = 0;
 	s->overflow = false;

@@ -1194,6 +1194,9 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 		extend_run(c, ip_char, 64);
 		while (c->end > c->start && t[c->end - 1] == '.')
 			c->end--;
+		/* "Chrome/120.0.6099.71", "nginx/1.25.3.1": a product's version, not a host */
+		if (c->start >= 2 && t[c->start - 1] == '/' && is_alpha(t[c->start - 2]))
+			return PII_INVALID;
 		if (memchr(t + c->start, ':', c->end - c->start) == NULL) {
 			for (size_t i = c->start; i < c->end; i++) {
 				if (!is_digit(t[i]) && t[i] != '.')
@@ -1212,15 +1215,29 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 	case PII_V_AWS_ACCESS_KEY:
 		trim(c);
 		return pii_aws_access_key_check(t + c->start, c->end - c->start);
-	case PII_V_AWS_SECRET_KEY:
+	case PII_V_AWS_SECRET_KEY: {
+		/* in a query string '/' and '+' arrive as %2F and %2B: check the decoded key */
+		uint8_t dec[41];
+		size_t dn = 0;
+
 		trim(c);
 		for (size_t i = c->start; i < c->end; i++) {
-			if (!is_alnum(t[i]) && t[i] != '/' && t[i] != '+') {
+			uint8_t ch = t[i];
+
+			if (ch == '%' && i + 2 < c->end && t[i + 1] == '2' &&
+			    ((t[i + 2] | 0x20) == 'b' || (t[i + 2] | 0x20) == 'f')) {
+				ch = (t[i + 2] | 0x20) == 'b' ? '+' : '/';
+				i += 2;
+			} else if (!is_alnum(ch) && ch != '/' && ch != '+') {
 				c->end = i;
 				break;
 			}
+			if (dn == sizeof(dec))
+				return PII_INVALID;
+			dec[dn++] = ch;
 		}
-		return pii_aws_secret_key_check(t + c->start, c->end - c->start);
+		return pii_aws_secret_key_check(dec, dn);
+	}
 	case PII_V_GITHUB_TOKEN:
 		return pii_github_token_check(t + c->start, c->end - c->start);
 	case PII_V_SLACK_TOKEN:

@@ -96,14 +96,18 @@ const gen = {
       String(int(1, 9999)).padStart(4, '0')];
     return bare ? s.join('') : s.join('-');
   },
-  phone() {
+  nanp() {
     const N = () => String(int(2, 9));
     const d = (n) => faker.string.numeric({ length: n, allowLeadingZeros: true });
     let area;
     do area = N() + d(2); while (area[1] === '1' && area[2] === '1');
     let exch;
     do exch = N() + d(2); while (exch[1] === '1' && exch[2] === '1');
-    const line = d(4);
+    return [area, exch, d(4)];
+  },
+  phone() {
+    const d = (n) => faker.string.numeric({ length: n, allowLeadingZeros: true });
+    const [area, exch, line] = gen.nanp();
     return pick([
       () => `(${area}) ${exch}-${line}`,
       () => `${area}-${exch}-${line}`,
@@ -339,12 +343,12 @@ const negNames = Object.keys(neg);
 
 function fillerPair() {
   const n = pick(negNames);
-  return [pick(negKeys[n]), neg[n]()];
+  return [pick(negKeys[n]), neg[n](), n];
 }
 
 // ---------- one record per context kind ----------
 
-const TYPES = Object.keys(gen);
+const TYPES = Object.keys(gen).filter((t) => t !== 'nanp');
 const tables = ['users', 'customers', 'accounts', 'orders', 'profiles', 'payments', 'employees', 'credentials'];
 
 function valueFor(type, ctx) {
@@ -363,7 +367,7 @@ function recSqlInsert(type) {
   const rows = int(1, 3);
   for (let r = 0; r < rows; r++) {
     t.add(r ? ', (' : '(');
-    const vals = extra.map((e, i) => (r ? fillerPair()[1] : e[1]));
+    const vals = extra.map((e) => (r ? neg[e[2]]() : e[1]));
     for (let i = 0; i <= vals.length; i++) {
       if (i) t.add(', ');
       if (i === pos) t.sqlstr(valueFor(type, { bareOk: true }), type);
@@ -439,7 +443,7 @@ function recFreeText(type) {
 function recQuery(type) {
   // values as browsers send them: percent-encoded; types that carry spaces travel elsewhere
   const compact = {
-    phone: () => `+1${gen.phone().replace(/\D/g, '').slice(-10)}`,
+    phone: () => `+1${gen.nanp().join('')}`,
     iban: () => faker.finance.iban(),
     credit_card: () => gen.credit_card().replace(/\D/g, ''),
     date_of_birth: () => faker.date.birthdate().toISOString().slice(0, 10),
