@@ -118,14 +118,24 @@ out, pids, port, nreq, nresp = sys.argv[1], json.load(open(sys.argv[2])), int(sy
 def tap(ok, name):
     print(("ok %s" if ok else "not ok %s") % name)
 
-conns = collections.defaultdict(dict)  # conn id -> {"open": rec, "close": rec}
+records = collections.defaultdict(list)  # conn id -> its conn records, in output order
 try:
     for line in open(out):
         r = json.loads(line)
         if r.get("type") == "conn":
-            conns[r["conn"]["id"]][r["event"]] = r
+            records[r["conn"]["id"]].append(r)
 except FileNotFoundError:
     pass
+# conn id -> {"open": rec, "close": rec}; the close that saw the close() wins over one
+# written at shutdown (which a late, out-of-order open would cause: checked below)
+conns = {}
+for cid, recs in records.items():
+    c = {}
+    for r in recs:
+        if r["event"] == "close" and "close" in c and c["close"].get("reason") == "closed":
+            continue
+        c[r["event"]] = r
+    conns[cid] = c
 
 def of(pid):
     return [c for c in conns.values() if ("close" in c or "open" in c) and
@@ -151,6 +161,10 @@ for who, role, nconn in (("client", "client", 2), ("server", "server", 2),
         ids = [c.get("close", c.get("open"))["conn"]["id"].split(":") for c in cs]
         tap(ids[0][1] == ids[1][1] and ids[0][2] != ids[1][2],
             "%s: same fd, two generations (%s, %s)" % (who, ":".join(ids[0]), ":".join(ids[1])))
+ours = [cid for cid, recs in records.items()
+        if recs[0]["conn"]["pid"] in pids.values() and recs[0]["conn"]["dst"].endswith(":%d" % port)]
+dup = [cid for cid in ours if sum(r["event"] == "close" for r in records[cid]) != 1]
+tap(not dup, "one close record per connection (duplicates: %s)" % dup)
 # the client and server records of one connection name the same endpoints
 cli = sorted((c.get("close") or c.get("open"))["conn"]["src"] for c in of(pids["client"]))
 srv = sorted((c.get("close") or c.get("open"))["conn"]["src"] for c in of(pids["server"]))
