@@ -12,8 +12,14 @@
  * Role of a connection: connect() = client, accept() = server. A socket first seen at a
  * read/write (it existed before we started, or came from a path we do not trace) is a server
  * when its local port is a listening TCP port (`listen_ports`: filled from /proc/net/tcp{,6}
- * by the loader and by listen() here), a client when the peer port is one, else the side with
- * the smaller port is taken as the server (ephemeral ports are the high ones).
+ * by the loader and by listen() here), a client when the peer port is one; else a port in
+ * net.ipv4.ip_local_port_range on one side only is the client's; else an unconnected datagram
+ * socket that spoke first is a client (one that listened first a server); last, the smaller
+ * port is the server's (see role_infer()).
+ *
+ * Also here: sockets that go away without close() (process exit, exec's close-on-exec) are
+ * closed by walking the fd table at sched_process_exit/exec, and the OpenSSL uprobes that
+ * report TLS cleartext instead of the ciphertext of the nested syscalls (end of file).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_core_read.h>
@@ -25,29 +31,29 @@
 
 char LICENSE[] SEC("license") = "GPL"; /* bpf_probe_read_* and ringbuf helpers are GPL-only */
 
-#define AF_UNIX 1
-#define AF_INET 2
-#define AF_INET6 10
-#define SOCK_STREAM 1
-#define SOCK_DGRAM 2
+#define AF_UNIX	       1
+#define AF_INET	       2
+#define AF_INET6       10
+#define SOCK_STREAM    1
+#define SOCK_DGRAM     2
 #define SOCK_SEQPACKET 5
-#define S_IFMT 00170000
-#define S_IFSOCK 0140000
-#define EINPROGRESS 115
+#define S_IFMT	       00170000
+#define S_IFSOCK       0140000
+#define EINPROGRESS    115
 
 /* enum dir and enum conn_role of runtime/chunk.h */
-#define DIR_REQUEST 0
+#define DIR_REQUEST  0
 #define DIR_RESPONSE 1
 #define ROLE_UNKNOWN 0
-#define ROLE_CLIENT 1
-#define ROLE_SERVER 2
+#define ROLE_CLIENT  1
+#define ROLE_SERVER  2
 
 /* Set by the loader before load; read-only for the programs. */
-const volatile __u32 self_tgid = 0;        /* wirewatch itself: never traced */
-const volatile __u32 target_tgid = 0;      /* 0 = every process */
+const volatile __u32 self_tgid = 0;	    /* wirewatch itself: never traced */
+const volatile __u32 target_tgid = 0;	    /* 0 = every process */
 const volatile __u32 capture_bytes = 16384; /* payload bytes per event, <= WW_CAPTURE_MAX */
-const volatile __u64 wakeup_bytes = 0;     /* ring fill that wakes the reader; 0 = every event */
-const volatile bool capture_unix = true;   /* follow AF_UNIX sockets too */
+const volatile __u64 wakeup_bytes = 0;	    /* ring fill that wakes the reader; 0 = every event */
+const volatile bool capture_unix = true;    /* follow AF_UNIX sockets too */
 /* net.ipv4.ip_local_port_range: ports the kernel picks for clients */
 const volatile __u16 ephemeral_lo = 32768;
 const volatile __u16 ephemeral_hi = 60999;
@@ -91,7 +97,7 @@ struct args {
  * afterwards. LRU: entries of processes that exit without close() age out.
  */
 struct conn {
-	__u64 sk;       /* the kernel socket: a different one on the same key is a new connection */
+	__u64 sk;	/* the kernel socket: a different one on the same key is a new connection */
 	__u64 bytes[2]; /* per direction (enum dir), bytes seen so far */
 	__u32 generation;
 	__u8 role;
@@ -112,10 +118,11 @@ struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
 	__uint(max_entries, 1); /* possible CPUs, set by the loader */
 	__type(key, __u32);
-	__array(values, struct {
-		__uint(type, BPF_MAP_TYPE_RINGBUF);
-		__uint(max_entries, 256 * 1024); /* ring_bytes, set by the loader */
-	});
+	__array(
+		values, struct {
+			__uint(type, BPF_MAP_TYPE_RINGBUF);
+			__uint(max_entries, 256 * 1024); /* ring_bytes, set by the loader */
+		});
 } rings SEC(".maps");
 
 /*
@@ -372,7 +379,7 @@ struct io {
 	__u64 iov; /* iovec array, or 0 */
 	__u32 cnt;
 	__u8 no_payload; /* bytes moved, content not capturable (sendfile) */
-	__u8 uprobe;     /* called from a uprobe: use the uprobe scratch slot */
+	__u8 uprobe;	 /* called from a uprobe: use the uprobe scratch slot */
 	__u8 pad[2];
 	struct ww_endpoint peer;
 };
@@ -392,8 +399,9 @@ static __noinline struct conn *conn_open(__u64 key, const struct args *a, __u8 r
 	struct conn c = {};
 	__u16 remote_port;
 
+	/* a connection still on this key: its close() was not seen (dup2, close_range, ...) */
 	if (old)
-		emit_state(key, old, WW_KIND_CLOSE); /* its close() was not seen (dup2, exec, ...) */
+		emit_state(key, old, WW_KIND_CLOSE);
 	c.sk = (__u64)sk;
 	c.generation = (__u32)__sync_fetch_and_add(&next_generation, 1) + 1;
 	c.sotype = sotype;
@@ -756,65 +764,116 @@ static __always_inline int exit_mmsg(long ret)
 }
 
 #define TP_ENTER(sys) SEC("tracepoint/syscalls/sys_enter_" #sys) int tp_enter_##sys
-#define TP_EXIT(sys) SEC("tracepoint/syscalls/sys_exit_" #sys) int tp_exit_##sys
+#define TP_EXIT(sys)  SEC("tracepoint/syscalls/sys_exit_" #sys) int tp_exit_##sys
 /* struct names, not typedefs: CO-RE relocations must name types the kernel's BTF has */
 #define enter_ctx struct trace_event_raw_sys_enter
-#define exit_ctx struct trace_event_raw_sys_exit
+#define exit_ctx  struct trace_event_raw_sys_exit
 
 /* read(fd, buf, count) */
-TP_ENTER(read)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_READ); }
-TP_EXIT(read)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_ENTER(read)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_READ);
+}
+TP_EXIT(read)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* write(fd, buf, count) */
-TP_ENTER(write)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_WRITE); }
-TP_EXIT(write)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_ENTER(write)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_WRITE);
+}
+TP_EXIT(write)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* readv(fd, iov, iovcnt) */
 TP_ENTER(readv)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_READV);
 }
-TP_EXIT(readv)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_EXIT(readv)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* writev(fd, iov, iovcnt) */
 TP_ENTER(writev)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_WRITEV);
 }
-TP_EXIT(writev)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_EXIT(writev)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* recvfrom(fd, buf, len, flags, addr, addrlen) */
 TP_ENTER(recvfrom)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], ctx->args[4], 0, SC_READ);
 }
-TP_EXIT(recvfrom)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_EXIT(recvfrom)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* sendto(fd, buf, len, flags, addr, addrlen) */
 TP_ENTER(sendto)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], ctx->args[4], 0, SC_WRITE);
 }
-TP_EXIT(sendto)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_EXIT(sendto)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* recvmsg(fd, msg, flags) */
-TP_ENTER(recvmsg)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_RECVMSG); }
-TP_EXIT(recvmsg)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_ENTER(recvmsg)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_RECVMSG);
+}
+TP_EXIT(recvmsg)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* sendmsg(fd, msg, flags) */
-TP_ENTER(sendmsg)(enter_ctx *ctx) { return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_SENDMSG); }
-TP_EXIT(sendmsg)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_ENTER(sendmsg)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_SENDMSG);
+}
+TP_EXIT(sendmsg)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 /* recvmmsg(fd, mmsg, vlen, flags, timeout) */
 TP_ENTER(recvmmsg)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_RECVMMSG);
 }
-TP_EXIT(recvmmsg)(exit_ctx *ctx) { return exit_mmsg(ctx->ret); }
+TP_EXIT(recvmmsg)(exit_ctx *ctx)
+{
+	return exit_mmsg(ctx->ret);
+}
 /* sendmmsg(fd, mmsg, vlen, flags) */
 TP_ENTER(sendmmsg)(enter_ctx *ctx)
 {
 	return enter_io(ctx->args[0], ctx->args[1], 0, ctx->args[2], SC_SENDMMSG);
 }
-TP_EXIT(sendmmsg)(exit_ctx *ctx) { return exit_mmsg(ctx->ret); }
+TP_EXIT(sendmmsg)(exit_ctx *ctx)
+{
+	return exit_mmsg(ctx->ret);
+}
 /* sendfile64(out_fd, in_fd, offset, count): bytes to a socket, content not captured */
-TP_ENTER(sendfile64)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_SENDFILE); }
-TP_EXIT(sendfile64)(exit_ctx *ctx) { return exit_io(ctx->ret); }
+TP_ENTER(sendfile64)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, 0, SC_SENDFILE);
+}
+TP_EXIT(sendfile64)(exit_ctx *ctx)
+{
+	return exit_io(ctx->ret);
+}
 
 /* connect(fd, addr, addrlen): client side; a non-blocking connect counts from EINPROGRESS */
-TP_ENTER(connect)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_CONNECT); }
+TP_ENTER(connect)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, 0, SC_CONNECT);
+}
 TP_EXIT(connect)(exit_ctx *ctx)
 {
 	struct ww_endpoint none = {};
@@ -842,13 +901,28 @@ static __always_inline int exit_accept(long ret)
 	conn_open(conn_key(ret), &a, ROLE_SERVER, &none);
 	return 0;
 }
-TP_ENTER(accept)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT); }
-TP_EXIT(accept)(exit_ctx *ctx) { return exit_accept(ctx->ret); }
-TP_ENTER(accept4)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT); }
-TP_EXIT(accept4)(exit_ctx *ctx) { return exit_accept(ctx->ret); }
+TP_ENTER(accept)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT);
+}
+TP_EXIT(accept)(exit_ctx *ctx)
+{
+	return exit_accept(ctx->ret);
+}
+TP_ENTER(accept4)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, 0, SC_ACCEPT);
+}
+TP_EXIT(accept4)(exit_ctx *ctx)
+{
+	return exit_accept(ctx->ret);
+}
 
 /* listen(fd, backlog): its port marks first-seen connections on it as server side */
-TP_ENTER(listen)(enter_ctx *ctx) { return enter_io(ctx->args[0], 0, 0, 0, SC_LISTEN); }
+TP_ENTER(listen)(enter_ctx *ctx)
+{
+	return enter_io(ctx->args[0], 0, 0, 0, SC_LISTEN);
+}
 TP_EXIT(listen)(exit_ctx *ctx)
 {
 	struct sock *sk;
@@ -908,7 +982,7 @@ TP_EXIT(close)(exit_ctx *ctx)
 
 struct fd_walk {
 	__u64 tgid_key; /* tgid << 32 */
-	bool exiting;   /* every connection goes; else only those whose socket is not there */
+	bool exiting;	/* every connection goes; else only those whose socket is not there */
 };
 
 static long fd_walk_step(__u32 fd, void *arg)
@@ -1020,7 +1094,8 @@ static __always_inline int tls_exit(long ret)
 	} else {
 		fdp = bpf_map_lookup_elem(&ssl_fds, &k);
 		if (!fdp) {
-			drop_count(WW_DROP_TLS_NO_FD); /* e.g. a memory BIO, or no syscall seen yet */
+			drop_count(
+				WW_DROP_TLS_NO_FD); /* e.g. a memory BIO, or no syscall seen yet */
 			return 0;
 		}
 		call.fd = *fdp;

@@ -35,9 +35,9 @@
 #include "events.h"
 #include "source.h"
 
-#define CAPTURE_POLL_MS 20            /* longest a NO_WAKEUP event waits in a ring */
-#define CAPTURE_REFRESH_NS 500000000u /* drop counters copied from the kernel this often */
-#define CAPTURE_VERIFIER_TAIL 40      /* lines of a verifier log worth showing */
+#define CAPTURE_POLL_MS	      20	 /* longest a NO_WAKEUP event waits in a ring */
+#define CAPTURE_REFRESH_NS    500000000u /* drop counters copied from the kernel this often */
+#define CAPTURE_VERIFIER_TAIL 40	 /* lines of a verifier log worth showing */
 
 /* One possible CPU's ring. Owner: the reader thread cpu % readers, from run() on. */
 struct capture_cpu {
@@ -78,8 +78,9 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 			       "Payloads that could not be read from user memory (sent as gaps)"},
 	[WW_DROP_CONN_FULL] = {"bpf_conn_map_full_total",
 			       "Sockets not followed because the kernel connection map was full"},
-	[WW_DROP_ARGS_FULL] = {"bpf_args_map_full_total",
-			       "Socket syscalls missed because the in-flight argument map was full"},
+	[WW_DROP_ARGS_FULL] =
+		{"bpf_args_map_full_total",
+		 "Socket syscalls missed because the in-flight argument map was full"},
 	[WW_DROP_NO_RING] = {"bpf_no_ring_total", "Events with no ring buffer for their CPU"},
 	[WW_DROP_IOV_CUT] = {"bpf_iov_cut_total",
 			     "Syscalls with more iovecs or messages than one event reads"},
@@ -91,12 +92,8 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 
 /* Which kernel drops are lost events (the others are partial captures, still reported). */
 static const bool capture_drop_is_loss[WW_DROP_NR] = {
-	[WW_DROP_RING_FULL] = true,
-	[WW_DROP_CONN_FULL] = true,
-	[WW_DROP_ARGS_FULL] = true,
-	[WW_DROP_NO_RING] = true,
-	[WW_DROP_TLS_NO_FD] = true,
-	[WW_DROP_SCRATCH_BUSY] = true,
+	[WW_DROP_RING_FULL] = true, [WW_DROP_CONN_FULL] = true, [WW_DROP_ARGS_FULL] = true,
+	[WW_DROP_NO_RING] = true,   [WW_DROP_TLS_NO_FD] = true, [WW_DROP_SCRATCH_BUSY] = true,
 };
 
 static uint64_t capture_now_ns(clockid_t clk)
@@ -155,7 +152,8 @@ static int capture_mount_tracefs(char *err, size_t err_len)
 		int e = errno;
 
 		snprintf(err, err_len,
-			 "bpf: tracefs is not mounted and mounting it at /sys/kernel/tracing failed: "
+			 "bpf: tracefs is not mounted and mounting it at /sys/kernel/tracing "
+			 "failed: "
 			 "%s (run as root, or mount -t tracefs tracefs /sys/kernel/tracing)",
 			 strerror(e));
 		return -e;
@@ -182,8 +180,8 @@ static void capture_seed_listen_ports(struct capture *cap)
 			uint16_t p;
 
 			/* "  0: 0100007F:1F90 00000000:0000 0A ..." ; 0A = TCP_LISTEN */
-			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local, &port,
-				   &state) != 3 ||
+			if (sscanf(line, " %*u: %63[0-9A-Fa-f]:%x %*[0-9A-Fa-f]:%*x %x", local,
+				   &port, &state) != 3 ||
 			    state != 0x0A)
 				continue;
 			p = (uint16_t)port;
@@ -221,8 +219,9 @@ static int capture_make_rings(struct capture *cap, uint32_t ring_bytes, char *er
 		if (fd < 0) {
 			int e = errno;
 
-			snprintf(err, err_len, "bpf: creating the %u-byte ring buffer of CPU %u: %s",
-				 ring_bytes, cpu, strerror(e));
+			snprintf(err, err_len,
+				 "bpf: creating the %u-byte ring buffer of CPU %u: %s", ring_bytes,
+				 cpu, strerror(e));
 			return -e;
 		}
 		cap->cpus[cpu].ring_fd = fd;
@@ -327,9 +326,12 @@ static void capture_libssl_add(struct capture_libssl *libs, uint32_t *n, const c
 static uint32_t capture_find_libssl(struct capture_libssl *libs)
 {
 	static const char *const system_libs[] = {
-		"/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
-		"/usr/lib64/libssl.so.3",                "/usr/lib64/libssl.so.1.1",
-		"/usr/lib/libssl.so.3",                  "/usr/lib/libssl.so.1.1",
+		"/usr/lib/x86_64-linux-gnu/libssl.so.3",
+		"/usr/lib/x86_64-linux-gnu/libssl.so.1.1",
+		"/usr/lib64/libssl.so.3",
+		"/usr/lib64/libssl.so.1.1",
+		"/usr/lib/libssl.so.3",
+		"/usr/lib/libssl.so.1.1",
 	};
 	uint32_t n = 0;
 	struct dirent *de;
@@ -401,11 +403,12 @@ static void capture_attach_tls(struct capture *cap)
 			struct bpf_link *link;
 
 			link = prog ? bpf_program__attach_uprobe_opts(prog, -1, libs[i].path, 0,
-								       &opts)
+								      &opts)
 				    : NULL;
 			if (!link) {
 				fprintf(stderr,
-					"wirewatch: bpf: no TLS cleartext from %s: uprobe on %s: %s\n",
+					"wirewatch: bpf: no TLS cleartext from %s: uprobe on %s: "
+					"%s\n",
 					libs[i].path, probes[j].func, strerror(errno));
 				continue;
 			}
@@ -536,7 +539,8 @@ static int capture_open(struct source *src, const char *arg, const struct config
 		return -EPERM;
 	}
 	if (cfg->ring_bytes < 4096 || (cfg->ring_bytes & (cfg->ring_bytes - 1))) {
-		snprintf(err, err_len, "bpf: capture.ring_bytes %u: expected a power of two >= 4096",
+		snprintf(err, err_len,
+			 "bpf: capture.ring_bytes %u: expected a power of two >= 4096",
 			 cfg->ring_bytes);
 		return -EINVAL;
 	}

@@ -59,18 +59,18 @@ struct ww_endpoint {
  * OPEN and CLOSE carry no payload; their offset and len_true are 0.
  */
 struct ww_event {
-	__u64 conn_key;   /* tgid << 32 | fd */
-	__u64 ts_ns;      /* CLOCK_MONOTONIC (bpf_ktime_get_ns); user space adds the realtime offset */
-	__u64 offset;     /* bytes of this direction before this event */
+	__u64 conn_key; /* tgid << 32 | fd */
+	__u64 ts_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns); user space adds the realtime offset */
+	__u64 offset; /* bytes of this direction before this event */
 	__u32 generation; /* new per connection on this key (fd reuse), from a global counter */
-	__u32 len;        /* payload bytes that follow */
-	__u32 len_true;   /* bytes the syscall really moved (>= len) */
-	__u32 pid;        /* tgid */
-	__u8 kind;        /* enum ww_kind */
-	__u8 dir;         /* enum dir of runtime/chunk.h */
-	__u8 role;        /* enum conn_role of runtime/chunk.h */
-	__u8 flags;       /* enum ww_flags */
-	__u32 tid;        /* the thread that made the syscall */
+	__u32 len;	  /* payload bytes that follow */
+	__u32 len_true;	  /* bytes the syscall really moved (>= len) */
+	__u32 pid;	  /* tgid */
+	__u8 kind;	  /* enum ww_kind */
+	__u8 dir;	  /* enum dir of runtime/chunk.h */
+	__u8 role;	  /* enum conn_role of runtime/chunk.h */
+	__u8 flags;	  /* enum ww_flags */
+	__u32 tid;	  /* the thread that made the syscall */
 	char comm[WW_COMM_LEN]; /* the process's (thread group leader's) comm */
 	struct ww_endpoint src; /* client side */
 	struct ww_endpoint dst; /* server side */
@@ -78,13 +78,13 @@ struct ww_event {
 
 /* Per-CPU drop counters (BPF_MAP_TYPE_PERCPU_ARRAY "drops", one slot each). */
 enum ww_drop {
-	WW_DROP_RING_FULL = 0,  /* bpf_ringbuf_output failed: the event is lost, offsets show it */
-	WW_DROP_READ_FAIL = 1,  /* payload could not be read from user memory (sent as a GAP) */
-	WW_DROP_CONN_FULL = 2,  /* connection map update failed: socket not tracked */
-	WW_DROP_ARGS_FULL = 3,  /* syscall arguments could not be saved at enter: call not seen */
-	WW_DROP_NO_RING = 4,    /* no ring buffer for this CPU (should not happen) */
-	WW_DROP_IOV_CUT = 5,    /* iovecs or mmsg messages past the bounded loop (bytes not read) */
-	WW_DROP_TLS_NO_FD = 6,  /* TLS cleartext whose socket is unknown (no syscall seen yet) */
+	WW_DROP_RING_FULL = 0, /* bpf_ringbuf_output failed: the event is lost, offsets show it */
+	WW_DROP_READ_FAIL = 1, /* payload could not be read from user memory (sent as a GAP) */
+	WW_DROP_CONN_FULL = 2, /* connection map update failed: socket not tracked */
+	WW_DROP_ARGS_FULL = 3, /* no task-storage slot for the syscall arguments: call not seen */
+	WW_DROP_NO_RING = 4,   /* no ring buffer for this CPU (should not happen) */
+	WW_DROP_IOV_CUT = 5,   /* iovecs or mmsg messages past the bounded loop (bytes not read) */
+	WW_DROP_TLS_NO_FD = 6, /* TLS cleartext whose socket is unknown (no syscall seen yet) */
 	WW_DROP_SCRATCH_BUSY = 7, /* uprobe event while another filled this CPU's uprobe slot */
 	WW_DROP_NR = 8,
 };

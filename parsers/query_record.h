@@ -27,10 +27,17 @@ enum record_str {
 	RS_HOST,
 	RS_PATH,
 	RS_CONTENT_TYPE,
+	RS_USER_AGENT,
+	RS_UPGRADE,    /* HTTP: protocol switched to (websocket, h2c, h2 preface) */
 	RS_QTYPE,
 	RS_RCODE,
+	RS_DNS_FLAGS,  /* DNS header flags as dig prints them: "qr rd ra tc" */
 	RS_SNI,
 	RS_ALPN,
+	RS_TLS_VERSION,
+	RS_TLS_CIPHER,
+	RS_JA4,
+	RS_CERT_SUBJECT,
 	RS_AUTH,       /* authentication method / outcome */
 	RS_ERROR_CODE,
 	RS_ERROR_SEVERITY,

@@ -29,10 +29,11 @@ struct pii_phrases {
 };
 
 enum pii_pattern_flags {
-	PII_PAT_KEYED = 1 << 0,	  /* matches `key: ` / `key=`: the value follows the match */
-	PII_PAT_CONTEXT = 1 << 1, /* a finding only with positive context */
-	PII_PAT_TRIGGER = 1 << 2, /* matches the start; the validator finds the end */
+	PII_PAT_KEYED = 1 << 0,	   /* matches `key: ` / `key=`: the value follows the match */
+	PII_PAT_CONTEXT = 1 << 1,  /* a finding only with positive context */
+	PII_PAT_TRIGGER = 1 << 2,  /* matches the start; the validator finds the end */
 	PII_PAT_NO_FIELD = 1 << 3, /* not in the anchored database for short fields */
+	PII_PAT_NO_TEXT = 1 << 4,  /* only in the anchored database */
 };
 
 struct pii_pattern {

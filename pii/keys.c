@@ -191,8 +191,8 @@ static void spans_sql(struct pii_scratch *s, const uint8_t *p, size_t len)
 				span_add(s, q + 1, end, (const char *)p + cols[col_idx].off,
 					 cols[col_idx].len, true);
 			else if (op_pending || in_list)
-				span_add(s, q + 1, end, (const char *)p + last_ident, last_ident_len,
-					 true);
+				span_add(s, q + 1, end, (const char *)p + last_ident,
+					 last_ident_len, true);
 			else
 				span_add(s, q + 1, end, NULL, 0, true);
 			if (!in_list)
@@ -225,7 +225,8 @@ static void spans_sql(struct pii_scratch *s, const uint8_t *p, size_t len)
 				span_add(s, st, i, (const char *)p + cols[col_idx].off,
 					 cols[col_idx].len, false);
 			else if (op_pending || in_list)
-				span_add(s, st, i, (const char *)p + last_ident, last_ident_len, false);
+				span_add(s, st, i, (const char *)p + last_ident, last_ident_len,
+					 false);
 			if (!in_list)
 				op_pending = false;
 			continue;
@@ -351,7 +352,7 @@ static void spans_json(struct pii_scratch *s, const uint8_t *p, size_t len, cons
 		case ']':
 			if (depth > 0)
 				depth--;
-			if (depth > 0 && depth <= JSON_DEPTH_MAX) {
+			if (depth < JSON_DEPTH_MAX) { /* back to the key the container had */
 				key = st[depth].key;
 				key_len = st[depth].key_len;
 			}
@@ -383,9 +384,9 @@ static void spans_json(struct pii_scratch *s, const uint8_t *p, size_t len, cons
 			if ((c >= '0' && c <= '9') || c == '-') {
 				size_t st0 = i;
 
-				while (i < len && ((p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
-						   p[i] == '-' || p[i] == '+' || p[i] == 'e' ||
-						   p[i] == 'E'))
+				while (i < len &&
+				       ((p[i] >= '0' && p[i] <= '9') || p[i] == '.' ||
+					p[i] == '-' || p[i] == '+' || p[i] == 'e' || p[i] == 'E'))
 					i++;
 				span_add(s, st0, i, key, key_len, false);
 				continue;
@@ -471,9 +472,9 @@ static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 
 			ve = vs;
 			while (ve < len && ve - vs < 256 && p[ve] != '\n' && p[ve] != '\r' &&
-			       !(to_space && (p[ve] == ' ' || p[ve] == '\t')) &&
-			       p[ve] != ',' && p[ve] != ';' && p[ve] != '&' && p[ve] != '|' &&
-			       p[ve] != '"' && !(p[ve] == ' ' && ve + 1 < len && p[ve + 1] == ' '))
+			       !(to_space && (p[ve] == ' ' || p[ve] == '\t')) && p[ve] != ',' &&
+			       p[ve] != ';' && p[ve] != '&' && p[ve] != '|' && p[ve] != '"' &&
+			       !(p[ve] == ' ' && ve + 1 < len && p[ve + 1] == ' '))
 				ve++;
 		}
 		if (ve > vs)

@@ -50,10 +50,10 @@ static const char *const type_names[PII_TYPE_COUNT] = {
 };
 
 static const char *const kind_names[PII_CTX_COUNT] = {
-	[PII_CTX_SQL_INSERT] = "sql_insert",   [PII_CTX_SQL_WHERE] = "sql_where",
-	[PII_CTX_RESULT_ROW] = "result_row",   [PII_CTX_HTTP_JSON] = "http_json",
-	[PII_CTX_HTTP_QUERY] = "http_query",   [PII_CTX_HTTP_HEADER] = "http_header",
-	[PII_CTX_FREE_TEXT] = "free_text",     [PII_CTX_REDIS_VALUE] = "redis_value",
+	[PII_CTX_SQL_INSERT] = "sql_insert", [PII_CTX_SQL_WHERE] = "sql_where",
+	[PII_CTX_RESULT_ROW] = "result_row", [PII_CTX_HTTP_JSON] = "http_json",
+	[PII_CTX_HTTP_QUERY] = "http_query", [PII_CTX_HTTP_HEADER] = "http_header",
+	[PII_CTX_FREE_TEXT] = "free_text",   [PII_CTX_REDIS_VALUE] = "redis_value",
 };
 
 const char *pii_type_name(enum pii_type t)
@@ -125,7 +125,8 @@ load_fail(struct load *ld, const yaml_node_t *node, const char *fmt, ...)
 		quote(got, sizeof(got), (const char *)node->data.scalar.value,
 		      node->data.scalar.length);
 	else
-		snprintf(got, sizeof(got), "%s", node->type == YAML_MAPPING_NODE ? "{...}" : "[...]");
+		snprintf(got, sizeof(got), "%s",
+			 node->type == YAML_MAPPING_NODE ? "{...}" : "[...]");
 	snprintf(ld->err, ld->err_len, "%s:%zu:%zu: key '%s': expected %s, got '%s'", ld->path,
 		 node->start_mark.line + 1, node->start_mark.column + 1, ld->key, what, got);
 	return -EINVAL;
@@ -151,8 +152,7 @@ static int get_float(struct load *ld, const yaml_node_t *n, float lo, float hi, 
 	return 0;
 }
 
-static int get_u32(struct load *ld, const yaml_node_t *n, uint32_t lo, uint32_t hi,
-		   uint32_t *out)
+static int get_u32(struct load *ld, const yaml_node_t *n, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	char *end;
 	unsigned long v;
@@ -266,8 +266,7 @@ static long unbounded_repeat(const char *re)
 	return -1;
 }
 
-static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_node,
-		       uint32_t flags)
+static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_node, uint32_t flags)
 {
 	struct pii_engine *e = ld->e;
 	struct pii_pattern *p;
@@ -334,7 +333,8 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 			} bools[] = {{"keyed", PII_PAT_KEYED, false},
 				     {"needs_context", PII_PAT_CONTEXT, false},
 				     {"trigger", PII_PAT_TRIGGER, false},
-				     {"field", PII_PAT_NO_FIELD, true}};
+				     {"field", PII_PAT_NO_FIELD, true},
+				     {"text", PII_PAT_NO_TEXT, true}};
 			bool known = false;
 
 			if (k->type != YAML_SCALAR_NODE)
@@ -358,8 +358,9 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 				known = true;
 			}
 			if (!known)
-				return load_fail(ld, k,
-						 "regex, keyed, needs_context, trigger or field");
+				return load_fail(
+					ld, k,
+					"regex, keyed, needs_context, trigger, field or text");
 			ld->key[base] = '\0';
 		}
 		if (!re)
@@ -398,8 +399,9 @@ static int load_type(struct load *ld, enum pii_type t, const yaml_node_t *n)
 					 : -1;
 
 			if (vi < 0)
-				return load_fail(ld, v, "a validator name (none, email, credit_card, "
-							"iban, us_ssn, phone, ...)");
+				return load_fail(ld, v,
+						 "a validator name (none, email, credit_card, "
+						 "iban, us_ssn, phone, ...)");
 			r->validator = (enum pii_validator)vi;
 			ret = 0;
 		} else if (scalar_is(k, "confidence")) {
@@ -423,10 +425,11 @@ static int load_type(struct load *ld, enum pii_type t, const yaml_node_t *n)
 		} else if (scalar_is(k, "patterns")) {
 			ret = load_patterns(ld, t, v);
 		} else {
-			return load_fail(ld, k,
-					 "validator, confidence, shape_confidence, "
-					 "context_confidence, key_value, context, negative, nearby, "
-					 "nearby_negative or patterns");
+			return load_fail(
+				ld, k,
+				"validator, confidence, shape_confidence, "
+				"context_confidence, key_value, context, negative, nearby, "
+				"nearby_negative or patterns");
 		}
 		if (ret)
 			return ret;
@@ -444,8 +447,9 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 	if (!root || root->type != YAML_MAPPING_NODE) {
 		snprintf(ld->key, sizeof(ld->key), "(document)");
 		if (!root) {
-			snprintf(ld->err, ld->err_len, "%s:1:1: key '(document)': expected a "
-							"mapping with types:, got an empty file",
+			snprintf(ld->err, ld->err_len,
+				 "%s:1:1: key '(document)': expected a "
+				 "mapping with types:, got an empty file",
 				 ld->path);
 			return -EINVAL;
 		}
@@ -479,8 +483,9 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 				yaml_node_t *tk = yaml_document_get_node(&ld->doc, tp->key);
 				yaml_node_t *tv = yaml_document_get_node(&ld->doc, tp->value);
 				int t = tk->type == YAML_SCALAR_NODE
-						? pii_type_parse((const char *)tk->data.scalar.value,
-								 tk->data.scalar.length)
+						? pii_type_parse(
+							  (const char *)tk->data.scalar.value,
+							  tk->data.scalar.length)
 						: -EINVAL;
 
 				snprintf(ld->key, sizeof(ld->key), "types");
@@ -496,8 +501,8 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 					return ret;
 			}
 		} else {
-			return load_fail(ld, k,
-					 "version, min_confidence, nearby_bytes, field_max or types");
+			return load_fail(
+				ld, k, "version, min_confidence, nearby_bytes, field_max or types");
 		}
 		if (ret)
 			return ret;
@@ -555,19 +560,26 @@ static int compile(struct load *ld)
 	e->field_ids = calloc(n ? n : 1, sizeof(*e->field_ids));
 	if (!exprs || !owned || !flags || !ids || !e->field_ids)
 		goto out;
-	for (uint32_t i = 0; i < n; i++) {
-		exprs[i] = e->patterns[i].regex;
-		flags[i] = HS_FLAG_SOM_LEFTMOST;
-		ids[i] = i;
-	}
-	if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &e->text_db, &cerr) !=
-	    HS_SUCCESS) {
-		const struct pii_pattern *p = &e->patterns[cerr->expression >= 0 ? cerr->expression : 0];
+	uint32_t ntext = 0;
 
-		snprintf(ld->err, ld->err_len,
-			 "%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan compiles, "
-			 "got '%s' (%s)",
-			 ld->path, p->line, p->col, type_names[p->type], p->regex, cerr->message);
+	for (uint32_t i = 0; i < n; i++) {
+		if (e->patterns[i].flags & PII_PAT_NO_TEXT)
+			continue;
+		exprs[ntext] = e->patterns[i].regex;
+		flags[ntext] = HS_FLAG_SOM_LEFTMOST;
+		ids[ntext] = i;
+		ntext++;
+	}
+	if (hs_compile_multi(exprs, flags, ids, ntext, HS_MODE_BLOCK, NULL, &e->text_db, &cerr) !=
+	    HS_SUCCESS) {
+		const struct pii_pattern *p =
+			&e->patterns[ids[cerr->expression >= 0 ? cerr->expression : 0]];
+
+		snprintf(
+			ld->err, ld->err_len,
+			"%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan compiles, "
+			"got '%s' (%s)",
+			ld->path, p->line, p->col, type_names[p->type], p->regex, cerr->message);
 		ret = -EINVAL;
 		goto out;
 	}
@@ -588,9 +600,8 @@ static int compile(struct load *ld)
 		e->field_ids[e->nfield] = i;
 		e->nfield++;
 	}
-	if (e->nfield &&
-	    hs_compile_multi(exprs, flags, ids, e->nfield, HS_MODE_BLOCK, NULL, &e->field_db,
-			     &cerr) != HS_SUCCESS) {
+	if (e->nfield && hs_compile_multi(exprs, flags, ids, e->nfield, HS_MODE_BLOCK, NULL,
+					  &e->field_db, &cerr) != HS_SUCCESS) {
 		const struct pii_pattern *p =
 			&e->patterns[e->field_ids[cerr->expression >= 0 ? cerr->expression : 0]];
 
@@ -681,8 +692,9 @@ int pii_engine_load(struct pii_engine **out, const char *rules_path, char *err, 
 	ld.e->field_max = 256;
 	yaml_parser_set_input_string(&parser, (const unsigned char *)buf, len);
 	if (!yaml_parser_load(&parser, &ld.doc)) {
-		snprintf(err, err_len, "%s:%zu:%zu: key '(document)': expected valid YAML, got '%s'",
-			 rules_path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+		snprintf(err, err_len,
+			 "%s:%zu:%zu: key '(document)': expected valid YAML, got '%s'", rules_path,
+			 parser.problem_mark.line + 1, parser.problem_mark.column + 1,
 			 parser.problem ? parser.problem : "error");
 		yaml_parser_delete(&parser);
 		free(buf);
@@ -696,7 +708,8 @@ int pii_engine_load(struct pii_engine **out, const char *rules_path, char *err, 
 	if (ret == -ENOMEM)
 		snprintf(err, err_len, "%s: %s", rules_path, strerror(ENOMEM));
 	if (!ret && ld.e->npatterns == 0) {
-		snprintf(err, err_len, "%s:1:1: key 'types': expected at least one pattern, got none",
+		snprintf(err, err_len,
+			 "%s:1:1: key 'types': expected at least one pattern, got none",
 			 rules_path);
 		ret = -EINVAL;
 	}

@@ -73,7 +73,8 @@ static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, 
 	h = key_hash(key, n);
 	slot = (uint32_t)h & (PII_KEYCACHE_SLOTS - 1);
 	for (int probe = 0; probe < 4; probe++) {
-		struct pii_keycache_slot *c = &s->keycache[(slot + probe) & (PII_KEYCACHE_SLOTS - 1)];
+		struct pii_keycache_slot *c =
+			&s->keycache[(slot + probe) & (PII_KEYCACHE_SLOTS - 1)];
 
 		if (c->hash == h)
 			return c->cls;
@@ -83,15 +84,24 @@ static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, 
 	nn = pii_key_normalize(key, n, norm, sizeof(norm));
 	for (int t = 0; t < PII_TYPE_COUNT; t++) {
 		const struct pii_rule *r = &e->rules[t];
+		uint32_t pos_len = 0, neg_len = 0;
 
 		for (uint32_t i = 0; i < r->context.n; i++) {
-			if (pii_phrase_match(norm, nn, &r->context.v[i]))
-				cls.pos |= 1u << t;
+			if (r->context.v[i].norm_len > pos_len &&
+			    pii_phrase_match(norm, nn, &r->context.v[i]))
+				pos_len = r->context.v[i].norm_len;
 		}
 		for (uint32_t i = 0; i < r->negative.n; i++) {
-			if (pii_phrase_match(norm, nn, &r->negative.v[i]))
-				cls.neg |= 1u << t;
+			if (r->negative.v[i].norm_len > neg_len &&
+			    pii_phrase_match(norm, nn, &r->negative.v[i]))
+				neg_len = r->negative.v[i].norm_len;
 		}
+		/* the more specific phrase decides: "email_address" is not an "address", but
+		 * "tax_id" is a "tax_id" whatever "id" says */
+		if (pos_len && pos_len > neg_len)
+			cls.pos |= 1u << t;
+		else if (neg_len)
+			cls.neg |= 1u << t;
 	}
 	/* a full cache just overwrites: it is a memory, not a record */
 	s->keycache[slot].hash = h;
@@ -221,8 +231,11 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	const struct pii_engine *e = s->engine;
 	const struct pii_rule *r = &e->rules[c->type];
 	const struct pii_pattern *p = c->pattern < e->npatterns ? &e->patterns[c->pattern] : NULL;
-	struct pii_cand_view v = {.text = s->text, .len = s->len, .start = c->start,
-				  .end = c->end, .quoted = c->quoted};
+	struct pii_cand_view v = {.text = s->text,
+				  .len = s->len,
+				  .start = c->start,
+				  .end = c->end,
+				  .quoted = c->quoted};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0};
 	uint32_t bit = 1u << c->type;
@@ -236,8 +249,8 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	sp = span_of(s, (uint32_t)v.start, (uint32_t)v.end);
 	if (sp)
 		cls = key_classify(s, sp->key, sp->key_len);
-	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
 	neg = (cls.neg & bit) != 0;
+	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
 	if (!pos && e->nearby_bytes && (r->nearby.n || r->nearby_negative.n)) {
 		size_t from = v.start > e->nearby_bytes ? v.start - e->nearby_bytes : 0;
 		char norm[PII_KEY_MAX * 3];
@@ -316,6 +329,18 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 	return kept;
 }
 
+static bool field_has_parts(const uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		uint8_t c = p[i];
+
+		if (c == ' ' || c == '\t' || c == '\n' || c == '@' || c == ':' || c == '=' ||
+		    c == '%' || c == ',' || c == ';' || c == '/' || c == '&')
+			return true;
+	}
+	return false;
+}
+
 static void add_key_value_cands(struct pii_scratch *s)
 {
 	const struct pii_engine *e = s->engine;
@@ -348,7 +373,7 @@ int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context
 	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
 	     pii_finding_fn cb, void *arg)
 {
-	bool field;
+	bool field, field_done = false;
 	int reported = 0;
 
 	if ((unsigned)kind >= PII_CTX_COUNT || !e || !s || s->engine != e)
@@ -379,7 +404,11 @@ int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context
 				on_field_match, s);
 		judge_all(s, 0);
 	}
-	if (!field || s->nfound == 0) {
+	/* a short value that the anchored database did not take whole is searched inside only
+	 * when it can hold something: words (a notes cell) or a separator ("mailto:", "k=v") */
+	if (field && s->nfound == 0 && !field_has_parts(text, len))
+		field_done = true;
+	if (!field_done && (!field || s->nfound == 0)) {
 		uint32_t from = s->ncands;
 
 		hs_scan(e->text_db, (const char *)text, (unsigned)len, 0, s->hs, on_text_match, s);

@@ -67,8 +67,9 @@ static int scan_line(const struct pii_engine *e, struct pii_scratch *s, const ch
 	int k, ret = -1;
 
 	if (!root) {
-		fprintf(stderr, "wirewatch pii-scan: stdin:%lu:%d: expected a JSON object, got "
-				"invalid JSON (%s)\n",
+		fprintf(stderr,
+			"wirewatch pii-scan: stdin:%lu:%d: expected a JSON object, got "
+			"invalid JSON (%s)\n",
 			lineno, jerr.column, jerr.text);
 		return -1;
 	}
@@ -80,14 +81,16 @@ static int scan_line(const struct pii_engine *e, struct pii_scratch *s, const ch
 	ctx = json_object_get(root, "context");
 	text = json_object_get(root, "text");
 	if (!id || !(json_is_string(id) || json_is_integer(id))) {
-		fprintf(stderr, "wirewatch pii-scan: stdin:%lu: expected \"id\" as a string or "
-				"integer\n",
+		fprintf(stderr,
+			"wirewatch pii-scan: stdin:%lu: expected \"id\" as a string or "
+			"integer\n",
 			lineno);
 		goto out;
 	}
 	if (!json_is_object(ctx) || !json_is_string(kind = json_object_get(ctx, "kind"))) {
-		fprintf(stderr, "wirewatch pii-scan: stdin:%lu: expected \"context\": {\"kind\": "
-				"...}\n",
+		fprintf(stderr,
+			"wirewatch pii-scan: stdin:%lu: expected \"context\": {\"kind\": "
+			"...}\n",
 			lineno);
 		goto out;
 	}
@@ -102,8 +105,9 @@ static int scan_line(const struct pii_engine *e, struct pii_scratch *s, const ch
 	}
 	if (opt_string(ctx, "column", &column, &column_len) ||
 	    opt_string(ctx, "path", &path, &path_len)) {
-		fprintf(stderr, "wirewatch pii-scan: stdin:%lu: context.column and context.path: "
-				"expected a string or null\n",
+		fprintf(stderr,
+			"wirewatch pii-scan: stdin:%lu: context.column and context.path: "
+			"expected a string or null\n",
 			lineno);
 		goto out;
 	}
@@ -141,8 +145,9 @@ out:
 	return ret;
 }
 
-static const char usage[] = "usage: wirewatch pii-scan [--config FILE] < lines > findings\n"
-			    "  -c, --config FILE  PII rule catalog (default " PII_RULES_DEFAULT ")\n";
+static const char usage[] =
+	"usage: wirewatch pii-scan [--config FILE] < lines > findings\n"
+	"  -c, --config FILE  PII rule catalog (default " PII_RULES_DEFAULT ")\n";
 
 int pii_scan_main(int argc, char **argv)
 {
@@ -205,8 +210,9 @@ int pii_scan_main(int argc, char **argv)
 	}
 	fflush(stdout);
 	if (pii_scratch_truncated(s))
-		fprintf(stderr, "wirewatch pii-scan: %llu texts had more candidates than one scan "
-				"holds and were scanned in part\n",
+		fprintf(stderr,
+			"wirewatch pii-scan: %llu texts had more candidates than one scan "
+			"holds and were scanned in part\n",
 			(unsigned long long)pii_scratch_truncated(s));
 	if (bad)
 		fprintf(stderr, "wirewatch pii-scan: %lu of %lu lines malformed and skipped\n", bad,

@@ -156,7 +156,7 @@ static bool card_issuer_ok(const uint8_t *d, size_t n)
 			return n == 15;
 		if ((p3 >= 300 && p3 <= 305) || p4 == 3095 || p2 == 36 || p2 == 38 || p2 == 39)
 			return n >= 14 && n <= 19; /* Diners Club */
-		if (p4 >= 3528 && p4 <= 3589) /* JCB */
+		if (p4 >= 3528 && p4 <= 3589)	   /* JCB */
 			return n >= 16 && n <= 19;
 		return false;
 	case '6': /* Discover 6011/644-649/65, UnionPay 62, Maestro 6x, RuPay 60 */
@@ -313,15 +313,15 @@ static const struct {
 	uint16_t cc;
 	uint8_t min, max;
 } phone_plans[] = {
-	{1, 10, 10},   {7, 10, 10},   {20, 9, 10},   {27, 9, 9},	  {30, 10, 10},	 {31, 9, 9},
-	{32, 8, 9},    {33, 9, 9},    {34, 9, 9},    {36, 8, 9},	  {39, 6, 11},	 {40, 9, 9},
-	{41, 9, 9},    {43, 4, 13},   {44, 9, 10},   {45, 8, 8},	  {46, 7, 13},	 {47, 8, 8},
-	{48, 9, 9},    {49, 6, 13},   {51, 8, 9},    {52, 10, 10},  {54, 10, 10},	 {55, 10, 11},
-	{56, 9, 9},    {57, 10, 10},  {60, 8, 10},   {61, 9, 9},	  {62, 8, 12},	 {63, 10, 10},
-	{64, 8, 10},   {65, 8, 8},    {66, 8, 9},    {81, 9, 10},	  {82, 8, 10},	 {84, 9, 10},
-	{86, 10, 11},  {90, 10, 10},  {91, 10, 10},  {92, 9, 10},	  {234, 8, 10},	 {254, 9, 9},
-	{351, 9, 9},   {352, 6, 11},  {353, 7, 9},   {358, 5, 12},  {380, 9, 9},	 {420, 9, 9},
-	{421, 9, 9},   {852, 8, 8},   {886, 8, 9},   {966, 9, 9},	  {971, 8, 9},	 {972, 8, 9},
+	{1, 10, 10},  {7, 10, 10},  {20, 9, 10},  {27, 9, 9},	{30, 10, 10}, {31, 9, 9},
+	{32, 8, 9},   {33, 9, 9},   {34, 9, 9},	  {36, 8, 9},	{39, 6, 11},  {40, 9, 9},
+	{41, 9, 9},   {43, 4, 13},  {44, 9, 10},  {45, 8, 8},	{46, 7, 13},  {47, 8, 8},
+	{48, 9, 9},   {49, 6, 13},  {51, 8, 9},	  {52, 10, 10}, {54, 10, 10}, {55, 10, 11},
+	{56, 9, 9},   {57, 10, 10}, {60, 8, 10},  {61, 9, 9},	{62, 8, 12},  {63, 10, 10},
+	{64, 8, 10},  {65, 8, 8},   {66, 8, 9},	  {81, 9, 10},	{82, 8, 10},  {84, 9, 10},
+	{86, 10, 11}, {90, 10, 10}, {91, 10, 10}, {92, 9, 10},	{234, 8, 10}, {254, 9, 9},
+	{351, 9, 9},  {352, 6, 11}, {353, 7, 9},  {358, 5, 12}, {380, 9, 9},  {420, 9, 9},
+	{421, 9, 9},  {852, 8, 8},  {886, 8, 9},  {966, 9, 9},	{971, 8, 9},  {972, 8, 9},
 };
 
 /* North American Numbering Plan: NXX-NXX-XXXX, no N11 area or exchange codes. */
@@ -464,7 +464,8 @@ enum pii_verdict pii_ip_check(const uint8_t *v, size_t len)
 	if (!ipv4_ok(v, len))
 		return PII_INVALID;
 	/* 0.0.0.0 and 255.255.255.255 are masks and wildcards, not anyone's address */
-	if ((len == 7 && !memcmp(v, "0.0.0.0", 7)) || (len == 15 && !memcmp(v, "255.255.255.255", 15)))
+	if ((len == 7 && !memcmp(v, "0.0.0.0", 7)) ||
+	    (len == 15 && !memcmp(v, "255.255.255.255", 15)))
 		return PII_INVALID;
 	return PII_CHECKED;
 }
@@ -525,7 +526,8 @@ enum pii_verdict pii_email_check(const struct psl_ctx_st *psl, const uint8_t *v,
 	if (labels < 2 || dn - tld < 2)
 		return PII_INVALID;
 	for (size_t i = tld; i < dn; i++) {
-		if (!is_alpha((uint8_t)domain[i]) && !(dn - tld > 4 && !memcmp(domain + tld, "xn--", 4)))
+		if (!is_alpha((uint8_t)domain[i]) &&
+		    !(dn - tld > 4 && !memcmp(domain + tld, "xn--", 4)))
 			return PII_INVALID;
 	}
 	if (!psl)
@@ -780,8 +782,7 @@ enum pii_verdict pii_private_key_check(const uint8_t *v, size_t len)
 	if (!label_end)
 		return PII_INVALID;
 	label_len = (size_t)(label_end - label);
-	if (label_len < 11 || label_len > 60 ||
-	    memcmp(label_end - 11, "PRIVATE KEY", 11))
+	if (label_len < 11 || label_len > 60 || memcmp(label_end - 11, "PRIVATE KEY", 11))
 		return PII_INVALID;
 	body = label_end + 5;
 	snprintf(end_line, sizeof(end_line), "-----END %.*s-----", (int)label_len,
@@ -827,13 +828,14 @@ static bool all_hex(const uint8_t *v, size_t len)
 enum pii_verdict pii_password_check(const uint8_t *v, size_t len)
 {
 	static const char *const placeholders[] = {
-		"null", "none", "nil", "true", "false", "undefined", "redacted", "[redacted]",
-		"<redacted>", "[filtered]", "hidden", "secret", "password", "changeme", "n/a", "-",
-		"default", "empty", "unset", "?",
+		"null",	     "none",	 "nil",	       "true",	     "false",
+		"undefined", "redacted", "[redacted]", "<redacted>", "[filtered]",
+		"hidden",    "secret",	 "password",   "changeme",   "n/a",
+		"-",	     "default",	 "empty",      "unset",	     "?",
 	};
 	static const char *const hash_prefixes[] = {
-		"$2a$", "$2b$", "$2y$", "$argon2", "$1$", "$5$", "$6$", "$scrypt$", "pbkdf2_",
-		"{SSHA}", "{SHA}", "{bcrypt}", "sha1$", "md5$", "bcrypt$", "scrypt:",
+		"$2a$",	   "$2b$",   "$2y$",  "$argon2",  "$1$",   "$5$",  "$6$",     "$scrypt$",
+		"pbkdf2_", "{SSHA}", "{SHA}", "{bcrypt}", "sha1$", "md5$", "bcrypt$", "scrypt:",
 	};
 	bool stars = true;
 
@@ -977,9 +979,8 @@ static void trim(struct pii_cand_view *c)
 	while (c->start < c->end && (is_space(c->text[c->start]) || c->text[c->start] == '"' ||
 				     c->text[c->start] == '\''))
 		c->start++;
-	while (c->end > c->start &&
-	       (is_space(c->text[c->end - 1]) || c->text[c->end - 1] == '"' ||
-		c->text[c->end - 1] == '\''))
+	while (c->end > c->start && (is_space(c->text[c->end - 1]) || c->text[c->end - 1] == '"' ||
+				     c->text[c->end - 1] == '\''))
 		c->end--;
 }
 
@@ -1027,8 +1028,9 @@ static size_t name_words(const uint8_t *v, size_t len, int *words)
 
 enum pii_verdict pii_person_name_check(const uint8_t *v, size_t len)
 {
-	static const char *const not_names[] = {"Null", "None", "Test", "Unknown", "Admin", "User",
-						"Guest", "Anonymous", "N/A", "Customer", "Name"};
+	static const char *const not_names[] = {"Null",	 "None",     "Test",  "Unknown",
+						"Admin", "User",     "Guest", "Anonymous",
+						"N/A",	 "Customer", "Name"};
 	int words;
 	size_t n;
 
@@ -1159,6 +1161,19 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 	case PII_V_NONE:
 		return PII_SHAPE;
 	case PII_V_EMAIL:
+		/* the text pattern matches from the '@': the local part is read back from it, so
+		 * Hyperscan need not track where a 64-byte run of word characters began */
+		if (c->start < c->len && (t[c->start] == '@' || t[c->start] == '%')) {
+			size_t lim = c->start > 64 ? c->start - 64 : 0;
+
+			/* the characters addresses use in practice, not every one RFC 5322 allows:
+			 * "user=john@x" in a query string is john's address */
+			while (c->start > lim &&
+			       (is_alnum(t[c->start - 1]) || strchr("._%+-", t[c->start - 1])))
+				c->start--;
+			while (c->start < c->end && t[c->start] == '.')
+				c->start++;
+		}
 		trim(c);
 		extend_run(c, domain_char, 64 + 3 + 253);
 		while (c->end > c->start && (t[c->end - 1] == '.' || t[c->end - 1] == '-'))
@@ -1249,8 +1264,8 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 		const uint8_t *e = memmem(t + c->start + 11, room - 11, "-----END ", 9);
 
 		if (e) {
-			const uint8_t *close = memmem(e + 9, (size_t)(t + c->start + room - e - 9),
-						      "-----", 5);
+			const uint8_t *close =
+				memmem(e + 9, (size_t)(t + c->start + room - e - 9), "-----", 5);
 			c->end = close ? (size_t)(close + 5 - t) : c->start + room;
 		} else {
 			c->end = c->start + room;
@@ -1286,9 +1301,9 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 		}
 		return PII_SHAPE;
 	case PII_V_PERSON_NAME: {
-		static const char *const titles[] = {"Mr. ", "Mrs. ", "Ms. ", "Dr. ", "Prof. ",
-						     "Mr ",	"Mrs ",	 "Ms ",	 "Miss ", "Dr ",
-						     "Prof "};
+		static const char *const titles[] = {"Mr. ",   "Mrs. ", "Ms. ", "Dr. ",
+						     "Prof. ", "Mr ",	"Mrs ", "Ms ",
+						     "Miss ",  "Dr ",	"Prof "};
 		int words;
 
 		trim(c);

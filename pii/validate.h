@@ -20,7 +20,7 @@ struct psl_ctx_st;
 /* What a validator says of a candidate. */
 enum pii_verdict {
 	PII_INVALID = 0, /* cannot be the type */
-	PII_SHAPE = 1,   /* the right shape, nothing more to check or nothing checked */
+	PII_SHAPE = 1,	 /* the right shape, nothing more to check or nothing checked */
 	PII_CHECKED = 2, /* passed a checksum or a registry (Luhn, mod 97, CRC32, issuer) */
 };
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "pii/pii.h"
 #include "runtime.h"
 #include "source_pcap.h"
 
@@ -32,6 +33,7 @@ static const char usage_text[] =
 	"  -c, --config FILE        YAML configuration (default: built-in values, as in\n"
 	"                           config/wirewatch.yaml)\n"
 	"  -s, --source SPEC        where chunks come from:\n"
+	"                             bpf             this host's sockets via eBPF (default; root)\n"
 	"                             synth[:conns=N,rate=R,exchanges=N,count=N,readers=N,mix=M]\n"
 	"                             replay:FILE     a recording made with --record\n"
 	"                             pcap:FILE       a pcap or pcapng capture (TCP reassembled)\n"
@@ -122,7 +124,7 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 	int opt;
 	long long v;
 
-	*cli = (struct cli){.workers = -1, .run = {.source_spec = "synth"}};
+	*cli = (struct cli){.workers = -1, .run = {.source_spec = "bpf"}};
 	while ((opt = getopt_long(argc, argv, "c:s:o:w:r:d:p:P:m:R:hV", long_options, NULL)) !=
 	       -1) {
 		switch (opt) {
@@ -218,11 +220,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	int ret;
 
-	if (argc > 1 && strcmp(argv[1], "pii-scan") == 0) {
-		fprintf(stderr, "wirewatch: pii-scan: the PII engine is not built into this "
-				"version yet\n");
-		return EXIT_USAGE;
-	}
+	if (argc > 1 && strcmp(argv[1], "pii-scan") == 0)
+		return pii_scan_main(argc - 1, argv + 1);
 	ret = parse_cli(argc, argv, &cli);
 	if (ret)
 		return ret;

@@ -174,10 +174,17 @@ static const char *const str_names[RS_COUNT] = {
 	[RS_HOST] = "host",
 	[RS_PATH] = "path",
 	[RS_CONTENT_TYPE] = "content_type",
+	[RS_USER_AGENT] = "user_agent",
+	[RS_UPGRADE] = "upgrade",
 	[RS_QTYPE] = "qtype",
 	[RS_RCODE] = "rcode",
+	[RS_DNS_FLAGS] = "dns_flags",
 	[RS_SNI] = "sni",
 	[RS_ALPN] = "alpn",
+	[RS_TLS_VERSION] = "tls_version",
+	[RS_TLS_CIPHER] = "tls_cipher",
+	[RS_JA4] = "ja4",
+	[RS_CERT_SUBJECT] = "cert_subject",
 	[RS_AUTH] = "auth",
 };
 

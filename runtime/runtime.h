@@ -61,6 +61,7 @@ enum worker_counter {
 	WORKER_EVICTED_FULL,
 	WORKER_LOST_BYTES,
 	WORKER_CLOSE_UNKNOWN,
+	WORKER_LATE_EVENTS,
 	WORKER_COUNTERS,
 };
 
@@ -72,6 +73,7 @@ struct worker {
 	struct emitter emit;
 	struct parse_engine *engine;
 	uint64_t now_ns; /* source time: newest chunk timestamp seen (live: or the wall clock) */
+	uint64_t *recently_closed; /* WORKER_CLOSED_SLOTS hashes of closed {key, generation} */
 	uint64_t counters[WORKER_COUNTERS];
 };
 

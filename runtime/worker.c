@@ -5,6 +5,8 @@
  * connection table and its emitter.
  */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,6 +19,13 @@
 #include "runtime.h"
 
 #define WORKER_BURST 64
+/*
+ * Per-CPU sources (the BPF rings) can deliver a connection's events out of order across
+ * CPUs: an open or a last write may arrive after the close. Generations are never reused,
+ * so a {key, generation} that was closed stays closed; this direct-mapped set remembers
+ * the recently closed ones so that late events are counted instead of reopening them.
+ */
+#define WORKER_CLOSED_SLOTS 8192
 #define WORKER_SWEEP_NS 250000000ull /* idle eviction runs four times a second */
 
 static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
@@ -32,6 +41,8 @@ static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
 			       "Bytes known to be missing from captured streams (gaps)"},
 	[WORKER_CLOSE_UNKNOWN] = {"conn_close_unknown_total",
 				  "Close events for connections the shard never saw"},
+	[WORKER_LATE_EVENTS] = {"conn_late_events_total",
+				"Events for a connection already closed (reordered across CPUs)"},
 };
 
 int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
@@ -45,6 +56,11 @@ int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
 	err = conn_table_init(&w->conns, rt->cfg->conn_table);
 	if (err)
 		return err;
+	w->recently_closed = calloc(WORKER_CLOSED_SLOTS, sizeof(*w->recently_closed));
+	if (!w->recently_closed) {
+		conn_table_destroy(&w->conns);
+		return -ENOMEM;
+	}
 	snprintf(label, sizeof(label), "%u", index);
 	err = emitter_init(&w->emit, rt->out, index, rt->cfg->flush_ms, "worker", label);
 	if (!err)
@@ -61,11 +77,28 @@ void worker_destroy(struct worker *w)
 {
 	parse_engine_destroy(w->engine);
 	conn_table_destroy(&w->conns);
+	free(w->recently_closed);
+}
+
+static uint64_t closed_hash(uint64_t key, uint32_t generation)
+{
+	uint64_t h = (key ^ ((uint64_t)generation << 32 | generation)) * 0x9e3779b97f4a7c15ULL;
+
+	return h | 1; /* 0 marks an empty slot */
+}
+
+static bool recently_closed(const struct worker *w, uint64_t key, uint32_t generation)
+{
+	uint64_t h = closed_hash(key, generation);
+
+	return w->recently_closed[(h >> 40) % WORKER_CLOSED_SLOTS] == h;
 }
 
 static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason reason,
 		       uint64_t ts_ns)
 {
+	uint64_t h = closed_hash(c->key, c->generation);
+
 	static const enum worker_counter reason_counter[] = {
 		[CONN_CLOSED] = WORKER_CONN_CLOSED,
 		[CONN_CLOSED_IDLE] = WORKER_EVICTED_IDLE,
@@ -77,6 +110,8 @@ static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason 
 	conn_record_emit(&w->emit, c, CONN_EVENT_CLOSE, reason, ts_ns);
 	if (reason != CONN_CLOSED_SHUTDOWN)
 		counter_add(&w->counters[reason_counter[reason]], 1);
+	if (reason == CONN_CLOSED)
+		w->recently_closed[(h >> 40) % WORKER_CLOSED_SLOTS] = h;
 	conn_table_remove(&w->conns, c);
 }
 
@@ -137,6 +172,10 @@ static void worker_process(struct worker *w, const struct chunk *ch)
 	if (!c) {
 		if (ch->kind == CHUNK_CLOSE) {
 			counter_add(&w->counters[WORKER_CLOSE_UNKNOWN], 1);
+			return;
+		}
+		if (recently_closed(w, ch->conn_key, ch->generation)) {
+			counter_add(&w->counters[WORKER_LATE_EVENTS], 1);
 			return;
 		}
 		c = conn_open(w, ch);

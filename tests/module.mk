@@ -1,6 +1,6 @@
 # tests/: cmocka unit tests (one binary per file) and libFuzzer targets.
 UNIT_TESTS += $(wildcard tests/unit/test_*.c)
-FUZZ_TARGETS += $(filter-out tests/fuzz/fuzz_parsers.c,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_TARGETS += $(wildcard tests/fuzz/fuzz_*.c)
 
 # Tools the tests run: linked with the library like the daemon.
 TOOL_SRCS += tests/tools/fixture_to_wwr.c

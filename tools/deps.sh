@@ -9,6 +9,7 @@ packages=(
 	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
 	libpcap-dev libxxhash-dev libcmocka-dev
 	libpq-dev postgresql postgresql-client
+	libvectorscan-dev libpsl-dev libjansson-dev publicsuffix
 	clang-format curl procps iproute2 bc tcpdump tshark
 )
 

@@ -14,6 +14,33 @@ trap 'rm -rf "$tmp"' EXIT
 fixtures=(tests/fixtures/postgres/*.bin)
 build/release/tests/tools/fixture_to_wwr "$tmp/pg.wwr" 5432 whole,splits,bytes "${fixtures[@]}"
 check "fixtures converted to a recording" test $? -eq 0
+# long pgbench sessions: whole and byte by byte (every split point would be quadratic)
+large=(tests/fixtures/postgres/large/*.bin)
+build/release/tests/tools/fixture_to_wwr "$tmp/large.wwr" 5432 whole,bytes "${large[@]}"
+"$WIREWATCH" --source "replay:$tmp/large.wwr" --redact none --workers 2 \
+	--output "file:$tmp/large.ndjson" 2>/dev/null
+check "pgbench sessions replay" test $? -eq 0
+python3 - "$tmp/large.ndjson" <<'PY'
+import json, sys, collections
+by = collections.defaultdict(list)
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    if r["type"] == "query":
+        by[r["conn"]["id"].rsplit(":", 1)[0]].append({k: v for k, v in r.items() if k not in ("conn", "ts", "latency_us")})
+n = 0
+for key in sorted(by):
+    pid, fd = key.split(":")
+    if fd != "3":
+        continue
+    whole, byte = by[key], by.get(pid + ":4")
+    n += 1
+    print(("ok" if whole == byte else "not ok") + f" {n} - pgbench session {pid}: byte by byte == whole ({len(whole)} records)")
+sel = [r for k in by if k.endswith(":3") for r in by[k]
+       if r.get("query", "").startswith("SELECT abalance") and r.get("command") != "PARSE"]
+n += 1
+print(("ok" if len(sel) >= 400 and all(r["rows"] == 1 and r["status"] == "ok" and len(r["params"]) == 1 for r in sel) else "not ok")
+      + f" {n} - pgbench -S: every SELECT with its parameter and one row ({len(sel)})")
+PY
 "$WIREWATCH" --source "replay:$tmp/pg.wwr" --redact none --workers 2 \
 	--output "file:$tmp/out.ndjson" 2>"$tmp/err"
 check "replay exits 0" test $? -eq 0

@@ -542,7 +542,7 @@ for (let i = 0; i < 3000; i++) labelled.push(line(`n${id++}`, recNegative()));
 
 const clean = [];
 let bytes = 0;
-while (bytes < 2.5 * 1024 * 1024) {
+while (bytes < 4 * 1024 * 1024) {
   const l = line(`c${id++}`, recClean());
   bytes += Buffer.byteLength(l);
   clean.push(l);

@@ -32,6 +32,8 @@ while True:
             sel.register(upstream, selectors.EVENT_READ, (1, upstream, client, out))
             continue
         direction, src, dst, out = key.data
+        if src.fileno() < 0:
+            continue  # closed earlier in this same round of events
         data = src.recv(65536)
         if not data:
             for s in (src, dst):

@@ -66,7 +66,7 @@ static void test_card(void **state)
 		/* Luhn passes, but no scheme issues the range or the length */
 		{"1234567812345670", PII_INVALID},
 		{"9999999999999995", PII_INVALID},
-		{"378282246310005000", PII_INVALID}, /* Amex is 15 digits */
+		{"378282246310005000", PII_INVALID},  /* Amex is 15 digits */
 		{"5555555555554444000", PII_INVALID}, /* Mastercard is 16 */
 		{"0000000000000000", PII_INVALID},
 		{"4444444444444448", PII_CHECKED},
@@ -175,14 +175,20 @@ static void test_phone(void **state)
 static void test_ip(void **state)
 {
 	static const struct vec t[] = {
-		{"192.168.0.1", PII_CHECKED},	{"8.8.8.8", PII_CHECKED},
-		{"2001:db8::1", PII_CHECKED},	{"::1", PII_CHECKED},
+		{"192.168.0.1", PII_CHECKED},
+		{"8.8.8.8", PII_CHECKED},
+		{"2001:db8::1", PII_CHECKED},
+		{"::1", PII_CHECKED},
 		{"fe80::1ff:fe23:4567:890a", PII_CHECKED},
 		{"::ffff:192.0.2.128", PII_CHECKED},
-		{"256.1.1.1", PII_INVALID},	{"01.2.3.4", PII_INVALID},
-		{"1.2.3", PII_INVALID},		{"1.2.3.4.5", PII_INVALID},
-		{"0.0.0.0", PII_INVALID},	{"255.255.255.255", PII_INVALID},
-		{"2001:db8:::1", PII_INVALID},	{"10:00:00", PII_INVALID},
+		{"256.1.1.1", PII_INVALID},
+		{"01.2.3.4", PII_INVALID},
+		{"1.2.3", PII_INVALID},
+		{"1.2.3.4.5", PII_INVALID},
+		{"0.0.0.0", PII_INVALID},
+		{"255.255.255.255", PII_INVALID},
+		{"2001:db8:::1", PII_INVALID},
+		{"10:00:00", PII_INVALID},
 		{"00:1a:2b:3c:4d:5e", PII_INVALID},
 	};
 
@@ -206,9 +212,9 @@ static void test_email(void **state)
 		{"o'brien@example.ie", PII_CHECKED},
 		{"john%40example.com", PII_CHECKED},
 		{"user@localhost", PII_INVALID},
-		{"icon@2x.png", PII_INVALID},	  /* .png is no top-level domain */
-		{"build@ci.local", PII_INVALID},  /* .local is not on the public suffix list */
-		{"john@co.uk", PII_INVALID},	  /* a public suffix has no mailboxes */
+		{"icon@2x.png", PII_INVALID},	 /* .png is no top-level domain */
+		{"build@ci.local", PII_INVALID}, /* .local is not on the public suffix list */
+		{"john@co.uk", PII_INVALID},	 /* a public suffix has no mailboxes */
 		{".john@example.com", PII_INVALID},
 		{"john.@example.com", PII_INVALID},
 		{"john..doe@example.com", PII_INVALID},
@@ -253,8 +259,7 @@ static void test_jwt(void **state)
 /* A GitHub token with the checksum computed by zlib, the reference CRC-32. */
 static void github_token_make(char *out, char kind, const char *body30)
 {
-	static const char b62[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	static const char b62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	uint32_t c = (uint32_t)crc32(0, (const Bytef *)body30, 30);
 
 	sprintf(out, "gh%c_%s", kind, body30);
@@ -279,8 +284,8 @@ static void test_github_token(void **state)
 	}
 	github_token_make(tok, 'x', "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1");
 	assert_int_equal(pii_github_token_check((const uint8_t *)tok, 40), PII_INVALID);
-	assert_int_equal(pii_github_token_check((const uint8_t *)"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-						40),
+	assert_int_equal(pii_github_token_check(
+				 (const uint8_t *)"ghp_xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 40),
 			 PII_INVALID);
 	static const char pat[] = "github_pat_11ABCDEFG0123456789abc_"
 				  "0123456789abcdefghijABCDEFGHIJ0123456789abcdefghijABCDEFGHI";
@@ -292,11 +297,9 @@ static void test_aws(void **state)
 {
 	static const struct vec keys[] = {
 		{"AKIAIOSFODNN7EXAMPLE", PII_CHECKED}, /* the AWS documentation's example */
-		{"ASIAIOSFODNN7EXAMPLE", PII_CHECKED},
-		{"AROAIOSFODNN7EXAMPLE", PII_CHECKED},
+		{"ASIAIOSFODNN7EXAMPLE", PII_CHECKED}, {"AROAIOSFODNN7EXAMPLE", PII_CHECKED},
 		{"AKIA1234567890123456", PII_INVALID}, /* 0, 1, 8, 9 are not base32 */
-		{"AKIAIOSFODNN7EXAMPL", PII_INVALID},
-		{"XKIAIOSFODNN7EXAMPLE", PII_INVALID},
+		{"AKIAIOSFODNN7EXAMPL", PII_INVALID},  {"XKIAIOSFODNN7EXAMPLE", PII_INVALID},
 		{"akiaiosfodnn7example", PII_INVALID},
 	};
 	static const struct vec secrets[] = {
@@ -315,7 +318,8 @@ static void test_slack(void **state)
 {
 	static const struct vec t[] = {
 		{"xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy", PII_CHECKED},
-		{"xoxp-4956863325-4960651567-5004185428-16c5ed1b9cd3b3eb0b7f4ac5a6f6ff33", PII_CHECKED},
+		{"xoxp-4956863325-4960651567-5004185428-16c5ed1b9cd3b3eb0b7f4ac5a6f6ff33",
+		 PII_CHECKED},
 		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
 		 PII_CHECKED},
 		{"xoxb-not-a-token", PII_INVALID},
@@ -334,15 +338,19 @@ static void test_private_key(void **state)
 		 "KUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\n"
 		 "-----END RSA PRIVATE KEY-----",
 		 PII_CHECKED},
-		{"-----BEGIN PRIVATE KEY-----\\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4"
-		 "WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\\n-----END PRIVATE KEY-----",
+		{"-----BEGIN PRIVATE "
+		 "KEY-----\\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4"
+		 "WGeKLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit+CqvjWYzvQwECAwEAAQ==\\n-----END PRIVATE "
+		 "KEY-----",
 		 PII_CHECKED},
 		/* cut short by the capture: enough body to be a key */
-		{"-----BEGIN PRIVATE KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGe"
+		{"-----BEGIN PRIVATE "
+		 "KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGe"
 		 "KLs1Pt8QuKUpRKfFLfRYC9AIKjbJTWit",
 		 PII_SHAPE},
 		{"-----BEGIN PRIVATE KEY-----", PII_INVALID},
-		{"-----BEGIN PUBLIC KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKL"
+		{"-----BEGIN PUBLIC "
+		 "KEY-----\nMIIBOgIBAAJBAKj34GkxFhD90vcNLYLInFEX6Ppy1tPf9Cnzj4p4WGeKL"
 		 "s1Pt8QuKUpRKfFLfRYC9AIKjbJTWit\n-----END PUBLIC KEY-----",
 		 PII_INVALID},
 	};
@@ -376,13 +384,13 @@ static void test_password(void **state)
 static void test_date_of_birth(void **state)
 {
 	static const struct vec t[] = {
-		{"1985-03-02", PII_SHAPE},	{"1985/03/02", PII_SHAPE},
-		{"03/02/1985", PII_SHAPE},	{"02.03.1985", PII_SHAPE},
-		{"March 2, 1985", PII_SHAPE},	{"2 March 1985", PII_SHAPE},
-		{"Feb 29, 2000", PII_SHAPE},	{"1985-13-02", PII_INVALID},
-		{"1985-02-30", PII_INVALID},	{"Feb 29, 1900", PII_INVALID},
-		{"2999-01-01", PII_INVALID},	{"1800-01-01", PII_INVALID},
-		{"13/13/1985", PII_INVALID},	{"1985-03-02x", PII_INVALID},
+		{"1985-03-02", PII_SHAPE},    {"1985/03/02", PII_SHAPE},
+		{"03/02/1985", PII_SHAPE},    {"02.03.1985", PII_SHAPE},
+		{"March 2, 1985", PII_SHAPE}, {"2 March 1985", PII_SHAPE},
+		{"Feb 29, 2000", PII_SHAPE},  {"1985-13-02", PII_INVALID},
+		{"1985-02-30", PII_INVALID},  {"Feb 29, 1900", PII_INVALID},
+		{"2999-01-01", PII_INVALID},  {"1800-01-01", PII_INVALID},
+		{"13/13/1985", PII_INVALID},  {"1985-03-02x", PII_INVALID},
 	};
 
 	(void)state;
@@ -392,16 +400,11 @@ static void test_date_of_birth(void **state)
 static void test_person_name(void **state)
 {
 	static const struct vec t[] = {
-		{"John Smith", PII_SHAPE},
-		{"Jane", PII_SHAPE},
-		{"Mary-Kate O'Neil", PII_SHAPE},
-		{"Jos\xc3\xa9 \xc3\x81lvarez", PII_SHAPE},
-		{"John F. Kennedy", PII_SHAPE},
-		{"john smith", PII_INVALID},
-		{"Null", PII_INVALID},
-		{"J", PII_INVALID},
-		{"John 3", PII_INVALID},
-		{"user@example.com", PII_INVALID},
+		{"John Smith", PII_SHAPE},	 {"Jane", PII_SHAPE},
+		{"Mary-Kate O'Neil", PII_SHAPE}, {"Jos\xc3\xa9 \xc3\x81lvarez", PII_SHAPE},
+		{"John F. Kennedy", PII_SHAPE},	 {"john smith", PII_INVALID},
+		{"Null", PII_INVALID},		 {"J", PII_INVALID},
+		{"John 3", PII_INVALID},	 {"user@example.com", PII_INVALID},
 	};
 
 	(void)state;
@@ -469,14 +472,22 @@ static void test_validate_extents(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_card),	   cmocka_unit_test(test_iban),
-		cmocka_unit_test(test_ssn),	   cmocka_unit_test(test_phone),
-		cmocka_unit_test(test_ip),	   cmocka_unit_test(test_email),
-		cmocka_unit_test(test_jwt),	   cmocka_unit_test(test_github_token),
-		cmocka_unit_test(test_aws),	   cmocka_unit_test(test_slack),
-		cmocka_unit_test(test_private_key), cmocka_unit_test(test_password),
-		cmocka_unit_test(test_date_of_birth), cmocka_unit_test(test_person_name),
-		cmocka_unit_test(test_address),	   cmocka_unit_test(test_validate_extents),
+		cmocka_unit_test(test_card),
+		cmocka_unit_test(test_iban),
+		cmocka_unit_test(test_ssn),
+		cmocka_unit_test(test_phone),
+		cmocka_unit_test(test_ip),
+		cmocka_unit_test(test_email),
+		cmocka_unit_test(test_jwt),
+		cmocka_unit_test(test_github_token),
+		cmocka_unit_test(test_aws),
+		cmocka_unit_test(test_slack),
+		cmocka_unit_test(test_private_key),
+		cmocka_unit_test(test_password),
+		cmocka_unit_test(test_date_of_birth),
+		cmocka_unit_test(test_person_name),
+		cmocka_unit_test(test_address),
+		cmocka_unit_test(test_validate_extents),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,4 +1,4 @@
-/* The harness of fuzz_parsers.h (compiled into each parser fuzz target). */
+/* The harness of engine_harness.h (compiled into each parser fuzz target). */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -7,7 +7,7 @@
 #include "conn_table.h"
 #include "emit.h"
 #include "engine.h"
-#include "fuzz_parsers.h"
+#include "tests/lib/engine_harness.h"
 #include "output.h"
 
 static struct config cfg;
@@ -34,7 +34,7 @@ static void setup(void)
 	chunk = malloc(sizeof(*chunk) + 65536);
 }
 
-int fuzz_parsers_run(const uint8_t *data, size_t size, uint16_t server_port)
+int engine_harness_run(const uint8_t *data, size_t size, uint16_t server_port)
 {
 	struct conn *c;
 	uint64_t offset[2] = {0, 0};

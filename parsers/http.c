@@ -1,0 +1,870 @@
+/*
+ * HTTP/1.0 and HTTP/1.1 (RFC 9112 message syntax, RFC 9110 semantics): one record per
+ * request with its method, target, Host, User-Agent, the response's status code and
+ * content type, sizes and latency.
+ *
+ * Each direction is a resumable state machine: a message head (start line and header
+ * fields) is parsed once it is whole (the engine buffers it), a body is never buffered:
+ * it is skipped by Content-Length or by chunk sizes (RFC 9112 7.1) as it streams by, its
+ * first HTTP_BODY_SCAN bytes handed to the PII engine. Responses pair with requests in
+ * order (RFC 9112 9.3.2 pipelining): a small ring remembers, per request still waiting,
+ * what decides the response's framing (HEAD, CONNECT, an Upgrade offer) and whether it
+ * got a record. Interim 1xx responses (100-continue, 103) do not complete a request;
+ * 101 and a successful CONNECT turn the connection into an opaque tunnel, as does the
+ * HTTP/2 connection preface (RFC 9113 3.4): those are marked in `upgrade` and the rest
+ * of the connection is skipped (HTTP/2 has its own parser to come).
+ *
+ * The Authorization header is recorded as its scheme only ("basic", "bearer"), never
+ * its credentials, and is not handed to the PII engine.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "counters.h"
+#include "parser.h"
+
+#define HTTP_PENDING 64      /* requests awaiting a response (engine PENDING_MAX) */
+#define HTTP_LINE_MAX 4096   /* chunk-size and trailer lines */
+#define HTTP_BODY_SCAN 4096  /* body bytes per message handed to the PII engine */
+#define HTTP_SEEK_LINE 8192  /* a line longer than this cannot be a start line */
+
+enum http_counter {
+	HTTP_MALFORMED,
+	HTTP_OVERSIZE_HEAD,
+	HTTP_RESYNC,
+	HTTP_UNMATCHED,
+	HTTP_UPGRADED,
+	HTTP_COUNTERS,
+};
+
+static const struct counter_def http_counter_defs[HTTP_COUNTERS] = {
+	[HTTP_MALFORMED] = {"http_malformed_total",
+			    "Start lines or chunk sizes that are not HTTP/1.x (resynchronised)"},
+	[HTTP_OVERSIZE_HEAD] = {"http_oversize_head_total",
+				"Message heads longer than parsers.buffer_bytes (connection given up)"},
+	[HTTP_RESYNC] = {"http_resync_total",
+			 "Times a direction searched for the next message after a gap or junk"},
+	[HTTP_UNMATCHED] = {"http_unmatched_responses_total",
+			    "Responses with no request waiting for them"},
+	[HTTP_UPGRADED] = {"http_upgraded_total",
+			   "Connections switched to another protocol (101, CONNECT, HTTP/2 preface)"},
+};
+
+enum http_phase {
+	HP_HEAD = 0,   /* a start line and header fields, up to the empty line */
+	HP_BODY_LEN,   /* `remaining` body bytes by Content-Length */
+	HP_CHUNK_SIZE, /* RFC 9112 7.1: chunk-size [; ext] CRLF */
+	HP_CHUNK_DATA, /* `remaining` chunk bytes */
+	HP_CHUNK_CRLF, /* the CRLF after chunk data */
+	HP_TRAILER,    /* trailer fields after the last chunk, up to the empty line */
+	HP_BODY_CLOSE, /* a response delimited by the connection's close (RFC 9112 6.3 p8) */
+	HP_OPAQUE,     /* tunnel, upgraded protocol or HTTP/2: skipped */
+	HP_SEEK,       /* after a gap or junk: looking for the next start line */
+};
+
+/* What a waiting request tells about its response (the pairing ring). */
+enum http_req_flag {
+	HRF_RECORD = 1u << 0,  /* a record was allocated: it is record_oldest() */
+	HRF_HEAD = 1u << 1,    /* HEAD: the response has no body (RFC 9110 9.3.2) */
+	HRF_CONNECT = 1u << 2, /* CONNECT: a 2xx opens a tunnel (RFC 9110 9.3.6) */
+	HRF_UPGRADE = 1u << 3, /* offered Upgrade: a 101 switches protocols (RFC 9110 7.8) */
+};
+
+struct http_dir {
+	uint8_t phase;     /* enum http_phase */
+	bool seek_midline; /* HP_SEEK: the next byte is not at a line start */
+	bool upgrade_wait; /* request side: an Upgrade offer awaits its answer */
+	uint32_t scanned;  /* head bytes already searched for the empty line */
+	uint64_t remaining;
+	uint32_t body_scanned; /* body bytes handed to PII for the current message */
+};
+
+struct http_state {
+	struct http_dir d[2];
+	uint8_t ring[HTTP_PENDING]; /* enum http_req_flag per waiting request, oldest first */
+	uint8_t ring_head;
+	uint8_t ring_count;
+	/*
+	 * The records of the request being received and of the response being received.
+	 * Both are slots in the engine's pairing queue, valid until record_finish; whoever
+	 * finishes one clears both pointers that may name it.
+	 */
+	struct query_record *req_rec;
+	struct query_record *resp_rec;
+	uint8_t resp_flags; /* ring flags of the request the current response answers */
+};
+
+static const uint16_t http_ports[] = {80, 8080, 8000, 8008, 8888, 3000, 5000, 9200, 0};
+
+/* ---- small text helpers ---- */
+
+static bool is_tchar(uint8_t c)
+{
+	/* RFC 9110 5.6.2 token characters */
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+}
+
+static uint8_t lower(uint8_t c)
+{
+	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
+}
+
+static bool ieq(const uint8_t *p, size_t len, const char *lit)
+{
+	size_t n = strlen(lit);
+
+	if (len != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (lower(p[i]) != (uint8_t)lit[i])
+			return false;
+	return true;
+}
+
+/* Whether the comma-separated list p[0..len) has token lit (case-insensitive). */
+static bool list_has(const uint8_t *p, size_t len, const char *lit)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t s, e;
+
+		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+			i++;
+		s = i;
+		while (i < len && p[i] != ',')
+			i++;
+		e = i;
+		while (e > s && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+			e--;
+		/* parameters (";q=1") are not part of the token */
+		for (size_t k = s; k < e; k++)
+			if (p[k] == ';') {
+				e = k;
+				break;
+			}
+		if (ieq(p + s, e - s, lit))
+			return true;
+	}
+	return false;
+}
+
+/* The last element of a comma-separated list ("gzip, chunked" -> "chunked"). */
+static bool list_last_is(const uint8_t *p, size_t len, const char *lit)
+{
+	size_t e = len, s;
+
+	while (e > 0 && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+		e--;
+	s = e;
+	while (s > 0 && p[s - 1] != ',')
+		s--;
+	while (s < e && (p[s] == ' ' || p[s] == '\t'))
+		s++;
+	return ieq(p + s, e - s, lit);
+}
+
+/* Decimal Content-Length (RFC 9110 8.6); -1 when not a plain number. */
+static int64_t parse_length(const uint8_t *p, size_t len)
+{
+	int64_t v = 0;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < '0' || p[i] > '9')
+			return -1;
+		v = v * 10 + (p[i] - '0');
+	}
+	return v;
+}
+
+/* Offset just past the empty line ending a head, searching from `from`; 0 when absent. */
+static uint32_t head_end(const uint8_t *p, uint32_t len, uint32_t from)
+{
+	for (uint32_t i = from; i < len; i++) {
+		const uint8_t *nl = memchr(p + i, '\n', len - i);
+
+		if (!nl)
+			return 0;
+		i = (uint32_t)(nl - p);
+		/* "\n\n" or "\n\r\n" (RFC 9112 2.2: a bare LF may end a line) */
+		if (i + 1 < len && p[i + 1] == '\n')
+			return i + 2;
+		if (i + 2 < len && p[i + 1] == '\r' && p[i + 2] == '\n')
+			return i + 3;
+	}
+	return 0;
+}
+
+/* ---- the pairing ring ---- */
+
+static void ring_push(struct http_state *st, uint8_t flags)
+{
+	if (st->ring_count == HTTP_PENDING)
+		return; /* the engine refused a record past this too: pairing stays in order */
+	st->ring[(st->ring_head + st->ring_count) % HTTP_PENDING] = flags;
+	st->ring_count++;
+}
+
+static bool ring_pop(struct http_state *st, uint8_t *flags)
+{
+	if (!st->ring_count)
+		return false;
+	*flags = st->ring[st->ring_head];
+	st->ring_head = (uint8_t)((st->ring_head + 1) % HTTP_PENDING);
+	st->ring_count--;
+	return true;
+}
+
+static void rec_finish(struct parse_ctx *ctx, struct http_state *st, struct query_record *rec,
+		       enum record_status status)
+{
+	if (!rec)
+		return;
+	if (st->req_rec == rec)
+		st->req_rec = NULL;
+	if (st->resp_rec == rec)
+		st->resp_rec = NULL;
+	record_finish(ctx, rec, status);
+}
+
+/* Every waiting request is finished as incomplete (after a gap pairing is unknowable). */
+static void finish_all_pending(struct parse_ctx *ctx, struct http_state *st)
+{
+	struct query_record *rec;
+
+	while ((rec = record_oldest(ctx)) != NULL)
+		rec_finish(ctx, st, rec, RECORD_INCOMPLETE);
+	st->req_rec = st->resp_rec = NULL;
+	st->ring_count = 0;
+}
+
+/* ---- heads ---- */
+
+struct http_head {
+	const uint8_t *line;  /* start line without its line end */
+	uint32_t line_len;
+	int64_t content_length; /* -1 none */
+	bool chunked;
+	bool te_other;        /* Transfer-Encoding without chunked last */
+	bool conn_close;
+	bool conn_upgrade;
+	bool expect_continue;
+	const uint8_t *upgrade;
+	size_t upgrade_len;
+};
+
+/*
+ * Walks the header fields of a whole head (RFC 9112 5): framing fields into h, and each
+ * field to the record (known fields) and the PII engine (values).
+ */
+static void head_fields(struct parse_ctx *ctx, struct query_record *rec, const uint8_t *p,
+			uint32_t len, struct http_head *h, bool request)
+{
+	uint32_t i = 0;
+	const uint8_t *nl = memchr(p, '\n', len);
+
+	memset(h, 0, sizeof(*h));
+	h->content_length = -1;
+	h->line = p;
+	h->line_len = nl ? (uint32_t)(nl - p) : len;
+	if (h->line_len && p[h->line_len - 1] == '\r')
+		h->line_len--;
+	i = nl ? (uint32_t)(nl - p) + 1 : len;
+	while (i < len) {
+		const uint8_t *l = p + i, *colon, *v;
+		uint32_t ll, nlen;
+		size_t vlen;
+
+		nl = memchr(l, '\n', len - i);
+		ll = nl ? (uint32_t)(nl - l) : len - i;
+		i += ll + 1;
+		if (ll && l[ll - 1] == '\r')
+			ll--;
+		if (ll == 0)
+			break;
+		colon = memchr(l, ':', ll);
+		if (!colon)
+			continue; /* obs-fold or junk: ignored (RFC 9112 5.2 lets us reject it) */
+		nlen = (uint32_t)(colon - l);
+		v = colon + 1;
+		vlen = ll - nlen - 1;
+		while (vlen && (*v == ' ' || *v == '\t')) {
+			v++;
+			vlen--;
+		}
+		while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+			vlen--;
+		if (ieq(l, nlen, "content-length")) {
+			h->content_length = parse_length(v, vlen);
+		} else if (ieq(l, nlen, "transfer-encoding")) {
+			/* RFC 9112 6.1: chunked must be the final coding */
+			if (list_last_is(v, vlen, "chunked"))
+				h->chunked = true;
+			else
+				h->te_other = true;
+		} else if (ieq(l, nlen, "connection")) {
+			h->conn_close |= list_has(v, vlen, "close");
+			h->conn_upgrade |= list_has(v, vlen, "upgrade");
+		} else if (ieq(l, nlen, "upgrade")) {
+			h->upgrade = v;
+			h->upgrade_len = vlen;
+		} else if (ieq(l, nlen, "content-type")) {
+			record_set_str(rec, RS_CONTENT_TYPE, v, vlen);
+		} else if (request && ieq(l, nlen, "host")) {
+			record_set_str(rec, RS_HOST, v, vlen);
+		} else if (request && ieq(l, nlen, "user-agent")) {
+			record_set_str(rec, RS_USER_AGENT, v, vlen);
+		} else if (request && ieq(l, nlen, "expect")) {
+			h->expect_continue = ieq(v, vlen, "100-continue");
+		}
+		if (ieq(l, nlen, "authorization") || ieq(l, nlen, "proxy-authorization")) {
+			/* RFC 9110 11.4: credentials = auth-scheme [ token68 / params ]; only the
+			 * scheme is kept, the credentials never leave this function */
+			char scheme[24];
+			size_t n = 0;
+
+			while (n < vlen && n < sizeof(scheme) && is_tchar(v[n])) {
+				scheme[n] = (char)lower(v[n]);
+				n++;
+			}
+			if (request)
+				record_set_str(rec, RS_AUTH, n ? scheme : "present", n ? n : 7);
+			continue;
+		}
+		record_value(ctx, rec, VALUE_HEADER, (const char *)l, nlen, v, vlen);
+	}
+}
+
+static void set_upgrade(struct query_record *rec, const uint8_t *v, size_t len)
+{
+	size_t n = 0;
+
+	/* the first protocol offered/chosen: "websocket", "h2c" */
+	while (n < len && v[n] != ',' && v[n] != ' ')
+		n++;
+	record_set_str(rec, RS_UPGRADE, v, n);
+}
+
+/* RFC 9112 3: method SP request-target SP HTTP-version. */
+static bool parse_request_line(const uint8_t *l, uint32_t len, uint32_t *mlen, uint32_t *tstart,
+			       uint32_t *tlen)
+{
+	uint32_t i = 0, t;
+
+	while (i < len && is_tchar(l[i]))
+		i++;
+	if (i == 0 || i > 32 || i >= len || l[i] != ' ')
+		return false;
+	*mlen = i;
+	t = ++i;
+	while (i < len && l[i] != ' ')
+		i++;
+	if (i == t || i >= len)
+		return false;
+	*tstart = t;
+	*tlen = i - t;
+	i++;
+	return len - i == 8 && memcmp(l + i, "HTTP/1.", 7) == 0 && l[i + 7] >= '0' &&
+	       l[i + 7] <= '9';
+}
+
+/* RFC 9112 4: HTTP-version SP 3DIGIT SP [reason-phrase]; returns the code or -1. */
+static int parse_status_line(const uint8_t *l, uint32_t len, const uint8_t **reason,
+			     uint32_t *reason_len)
+{
+	int code;
+
+	if (len < 12 || memcmp(l, "HTTP/1.", 7) != 0 || l[8] != ' ')
+		return -1;
+	for (int i = 9; i < 12; i++)
+		if (l[i] < '0' || l[i] > '9')
+			return -1;
+	if (len > 12 && l[12] != ' ')
+		return -1;
+	code = (l[9] - '0') * 100 + (l[10] - '0') * 10 + (l[11] - '0');
+	*reason = len > 13 ? l + 13 : l + len;
+	*reason_len = len > 13 ? len - 13 : 0;
+	return code;
+}
+
+static void record_target(struct parse_ctx *ctx, struct query_record *rec, const uint8_t *t,
+			  uint32_t tlen)
+{
+	const uint8_t *q;
+
+	/* absolute-form (RFC 9112 3.2.2): the authority is the host, the rest the path */
+	if (tlen > 7 && (ieq(t, 7, "http://") || (tlen > 8 && ieq(t, 8, "https://")))) {
+		uint32_t s = t[4] == ':' ? 7 : 8, e = s;
+
+		while (e < tlen && t[e] != '/' && t[e] != '?')
+			e++;
+		record_set_str(rec, RS_HOST, t + s, e - s);
+		t += e;
+		tlen -= e;
+		if (tlen == 0) {
+			t = (const uint8_t *)"/";
+			tlen = 1;
+		}
+	}
+	record_set_str(rec, RS_PATH, t, tlen);
+	q = memchr(t, '?', tlen);
+	if (q) /* query string values are where PII in URLs sits */
+		record_value(ctx, rec, VALUE_QUERY, NULL, 0, q + 1,
+			     tlen - (uint32_t)(q + 1 - t));
+}
+
+static struct parse_result result(enum parse_status s, uint32_t consumed, uint32_t needed)
+{
+	return (struct parse_result){s, consumed, needed};
+}
+
+/* The body framing of a message whose head was just parsed. */
+static void body_begin(struct http_dir *d, const struct http_head *h, bool request, bool no_body)
+{
+	d->body_scanned = 0;
+	if (no_body) {
+		d->phase = HP_HEAD;
+	} else if (h->chunked) {
+		d->phase = HP_CHUNK_SIZE;
+	} else if (h->content_length >= 0) {
+		d->remaining = (uint64_t)h->content_length;
+		d->phase = d->remaining ? HP_BODY_LEN : HP_HEAD;
+	} else if (!request) {
+		/* RFC 9112 6.3 p7/p8: a response without framing runs until close */
+		d->phase = HP_BODY_CLOSE;
+	} else {
+		d->phase = HP_HEAD; /* RFC 9112 6.3 p6: a request without framing has no body */
+	}
+}
+
+/* The message of dir is complete. */
+static void message_done(struct parse_ctx *ctx, struct http_state *st, enum dir dir)
+{
+	struct http_dir *d = &st->d[dir];
+
+	d->phase = HP_HEAD;
+	if (dir == DIR_REQUEST) {
+		st->req_rec = NULL;
+		if (d->upgrade_wait)
+			d->phase = HP_OPAQUE; /* held until the answer to the Upgrade offer */
+		return;
+	}
+	if (st->resp_rec) {
+		int64_t code = st->resp_rec->ints[RI_STATUS_CODE];
+
+		rec_finish(ctx, st, st->resp_rec, code >= 400 ? RECORD_ERROR : RECORD_OK);
+	}
+	st->resp_rec = NULL;
+}
+
+static void switch_opaque(struct parse_ctx *ctx, struct http_state *st)
+{
+	parse_count(ctx, HTTP_UPGRADED);
+	st->d[DIR_REQUEST].phase = HP_OPAQUE;
+	st->d[DIR_RESPONSE].phase = HP_OPAQUE;
+	st->d[DIR_REQUEST].upgrade_wait = false;
+}
+
+static struct parse_result request_head(struct parse_ctx *ctx, struct http_state *st,
+					const uint8_t *p, uint32_t hlen)
+{
+	struct http_dir *d = &st->d[DIR_REQUEST];
+	uint32_t mlen, tstart, tlen;
+	struct query_record *rec;
+	struct http_head h;
+	uint8_t flags = 0;
+
+	if (hlen >= 16 && memcmp(p, "PRI * HTTP/2.0\r\n", 16) == 0) {
+		/* RFC 9113 3.4: the HTTP/2 connection preface (prior knowledge) */
+		rec = record_begin(ctx);
+		record_set_cstr(rec, RS_METHOD, "PRI");
+		record_set_cstr(rec, RS_PATH, "*");
+		record_set_cstr(rec, RS_UPGRADE, "h2");
+		record_add_bytes(rec, DIR_REQUEST, 24); /* the preface's "SM" part is skipped */
+		rec_finish(ctx, st, rec, RECORD_OK);
+		switch_opaque(ctx, st);
+		return result(PARSE_OK, hlen, 0);
+	}
+	rec = record_begin(ctx);
+	head_fields(ctx, rec, p, hlen, &h, true);
+	if (!parse_request_line(h.line, h.line_len, &mlen, &tstart, &tlen)) {
+		record_discard(ctx, rec);
+		parse_count(ctx, HTTP_MALFORMED);
+		parse_count(ctx, HTTP_RESYNC);
+		d->phase = HP_SEEK;
+		d->seek_midline = false;
+		return result(PARSE_OK, hlen, 0);
+	}
+	record_set_str(rec, RS_METHOD, h.line, mlen);
+	record_target(ctx, rec, h.line + tstart, tlen);
+	record_add_bytes(rec, DIR_REQUEST, hlen);
+	if (rec)
+		flags |= HRF_RECORD;
+	if (mlen == 4 && memcmp(h.line, "HEAD", 4) == 0)
+		flags |= HRF_HEAD;
+	if (mlen == 7 && memcmp(h.line, "CONNECT", 7) == 0)
+		flags |= HRF_CONNECT;
+	if (h.upgrade && h.conn_upgrade) {
+		flags |= HRF_UPGRADE;
+		set_upgrade(rec, h.upgrade, h.upgrade_len);
+		d->upgrade_wait = true;
+	}
+	if (flags & HRF_CONNECT)
+		d->upgrade_wait = true;
+	ring_push(st, flags);
+	st->req_rec = rec;
+	body_begin(d, &h, true, false);
+	if (d->phase == HP_HEAD)
+		message_done(ctx, st, DIR_REQUEST);
+	return result(PARSE_OK, hlen, 0);
+}
+
+static struct parse_result response_head(struct parse_ctx *ctx, struct http_state *st,
+					 const uint8_t *p, uint32_t hlen)
+{
+	struct http_dir *d = &st->d[DIR_RESPONSE];
+	struct query_record *rec = NULL;
+	const uint8_t *reason;
+	uint32_t reason_len;
+	struct http_head h;
+	uint8_t flags = 0;
+	bool have;
+	int code;
+
+	/* the status line decides whether this is a final response before fields are read */
+	{
+		const uint8_t *nl = memchr(p, '\n', hlen);
+		uint32_t ll = nl ? (uint32_t)(nl - p) : hlen;
+
+		if (ll && p[ll - 1] == '\r')
+			ll--;
+		code = parse_status_line(p, ll, &reason, &reason_len);
+	}
+	if (code < 0) {
+		parse_count(ctx, HTTP_MALFORMED);
+		parse_count(ctx, HTTP_RESYNC);
+		d->phase = HP_SEEK;
+		d->seek_midline = false;
+		return result(PARSE_OK, hlen, 0);
+	}
+	have = st->ring_count > 0;
+	if (have) {
+		flags = st->ring[st->ring_head];
+		if (flags & HRF_RECORD)
+			rec = record_oldest(ctx);
+	} else {
+		parse_count(ctx, HTTP_UNMATCHED);
+	}
+	record_add_bytes(rec, DIR_RESPONSE, hlen);
+	if (code >= 100 && code < 200 && code != 101) {
+		/* RFC 9110 15.2: interim; the final response is still to come */
+		head_fields(ctx, NULL, p, hlen, &h, false);
+		return result(PARSE_OK, hlen, 0);
+	}
+	if (have)
+		ring_pop(st, &flags);
+	head_fields(ctx, rec, p, hlen, &h, false);
+	record_set_int(rec, RI_STATUS_CODE, code);
+	if (code >= 400 && reason_len)
+		record_set_str(rec, RS_ERROR_MESSAGE, reason, reason_len);
+	st->resp_rec = rec;
+	st->resp_flags = flags;
+	if (code == 101 && (flags & HRF_UPGRADE)) {
+		if (h.upgrade)
+			set_upgrade(rec, h.upgrade, h.upgrade_len);
+		rec_finish(ctx, st, rec, RECORD_OK);
+		switch_opaque(ctx, st);
+		return result(PARSE_OK, hlen, 0);
+	}
+	if ((flags & HRF_CONNECT) && code >= 200 && code < 300) {
+		rec_finish(ctx, st, rec, RECORD_OK);
+		switch_opaque(ctx, st);
+		return result(PARSE_OK, hlen, 0);
+	}
+	if (st->d[DIR_REQUEST].upgrade_wait && (flags & (HRF_UPGRADE | HRF_CONNECT))) {
+		/* the offer was declined: the client speaks HTTP/1.1 again */
+		st->d[DIR_REQUEST].upgrade_wait = false;
+		if (st->d[DIR_REQUEST].phase == HP_OPAQUE)
+			st->d[DIR_REQUEST].phase = HP_HEAD;
+	}
+	/* RFC 9112 6.3 p1: HEAD, 1xx, 204 and 304 responses end at the empty line */
+	body_begin(d, &h, false, (flags & HRF_HEAD) || code == 204 || code == 304 || code < 200);
+	if (d->phase == HP_HEAD)
+		message_done(ctx, st, DIR_RESPONSE);
+	return result(PARSE_OK, hlen, 0);
+}
+
+/* Body bytes: counted into the message's record, the first ones scanned for PII. */
+static void body_bytes(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+		       const uint8_t *p, uint32_t n)
+{
+	struct http_dir *d = &st->d[dir];
+	struct query_record *rec = dir == DIR_REQUEST ? st->req_rec : st->resp_rec;
+
+	record_add_bytes(rec, dir, n);
+	if (rec && d->body_scanned < HTTP_BODY_SCAN) {
+		uint32_t k = HTTP_BODY_SCAN - d->body_scanned;
+
+		if (k > n)
+			k = n;
+		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, k);
+		d->body_scanned += k;
+	}
+}
+
+/* A line of the chunked framing (size line, CRLF, trailer); 0 with *more when cut. */
+static uint32_t framing_line(const uint8_t *p, uint32_t len, bool *more)
+{
+	const uint8_t *nl = memchr(p, '\n', len);
+
+	*more = nl == NULL;
+	return nl ? (uint32_t)(nl - p) + 1 : 0;
+}
+
+static struct parse_result seek(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+				const uint8_t *p, uint32_t len)
+{
+	struct http_dir *d = &st->d[dir];
+	uint32_t off = 0;
+
+	(void)ctx;
+	while (off < len) {
+		const uint8_t *l = p + off, *nl = memchr(l, '\n', len - off);
+		uint32_t ll, m, ts, tl;
+		const uint8_t *r;
+		bool start;
+
+		if (!nl) {
+			if (len - off > HTTP_SEEK_LINE || d->seek_midline) {
+				d->seek_midline = true;
+				return result(PARSE_OK, len, 0);
+			}
+			if (off)
+				return result(PARSE_OK, off, 0);
+			return result(PARSE_MORE, 0, len + 1);
+		}
+		ll = (uint32_t)(nl - l);
+		if (ll && l[ll - 1] == '\r')
+			ll--;
+		start = !d->seek_midline &&
+			(dir == DIR_REQUEST ? parse_request_line(l, ll, &m, &ts, &tl)
+					    : parse_status_line(l, ll, &r, &m) >= 0);
+		d->seek_midline = false;
+		if (start) {
+			d->phase = HP_HEAD;
+			d->scanned = 0;
+			if (off)
+				return result(PARSE_OK, off, 0);
+			return result(PARSE_MORE, 0, 0); /* caller re-dispatches at once */
+		}
+		off += (uint32_t)(nl - l) + 1;
+	}
+	return result(PARSE_OK, len, 0);
+}
+
+static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+				     const uint8_t *p, uint32_t len)
+{
+	struct http_dir *d = &st->d[dir];
+	uint32_t n, end;
+	bool more;
+
+	switch (d->phase) {
+	case HP_HEAD:
+		/* tolerate empty lines between messages (RFC 9112 2.2) */
+		if (p[0] == '\r' || p[0] == '\n') {
+			n = 0;
+			while (n < len && (p[n] == '\r' || p[n] == '\n'))
+				n++;
+			return result(PARSE_OK, n, 0);
+		}
+		end = head_end(p, len, d->scanned > 3 ? d->scanned - 3 : 0);
+		if (!end) {
+			d->scanned = len;
+			if (len >= parse_max_message(ctx)) {
+				parse_count(ctx, HTTP_OVERSIZE_HEAD);
+				return result(PARSE_LOST, 0, 0);
+			}
+			return result(PARSE_MORE, 0, len + 1);
+		}
+		d->scanned = 0;
+		return dir == DIR_REQUEST ? request_head(ctx, st, p, end)
+					  : response_head(ctx, st, p, end);
+	case HP_BODY_LEN:
+		n = d->remaining < len ? (uint32_t)d->remaining : len;
+		body_bytes(ctx, st, dir, p, n);
+		d->remaining -= n;
+		if (!d->remaining)
+			message_done(ctx, st, dir);
+		return result(PARSE_OK, n, 0);
+	case HP_CHUNK_SIZE: {
+		uint64_t size = 0;
+		uint32_t i = 0, digits = 0;
+
+		n = framing_line(p, len, &more);
+		if (more)
+			return len > HTTP_LINE_MAX ? result(PARSE_LOST, 0, 0)
+						   : result(PARSE_MORE, 0, len + 1);
+		for (; i < n; i++) {
+			uint8_t c = lower(p[i]);
+			int v = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+
+			if (v < 0)
+				break;
+			if (++digits > 15)
+				break;
+			size = size << 4 | (uint64_t)v;
+		}
+		if (digits == 0 || digits > 15 ||
+		    (p[i] != ';' && p[i] != '\r' && p[i] != '\n' && p[i] != ' ' && p[i] != '\t')) {
+			parse_count(ctx, HTTP_MALFORMED);
+			parse_count(ctx, HTTP_RESYNC);
+			d->phase = HP_SEEK;
+			d->seek_midline = false;
+			return result(PARSE_OK, n, 0);
+		}
+		record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir, n);
+		d->remaining = size;
+		d->phase = size ? HP_CHUNK_DATA : HP_TRAILER;
+		return result(PARSE_OK, n, 0);
+	}
+	case HP_CHUNK_DATA:
+		n = d->remaining < len ? (uint32_t)d->remaining : len;
+		body_bytes(ctx, st, dir, p, n);
+		d->remaining -= n;
+		if (!d->remaining)
+			d->phase = HP_CHUNK_CRLF;
+		return result(PARSE_OK, n, 0);
+	case HP_CHUNK_CRLF:
+	case HP_TRAILER:
+		n = framing_line(p, len, &more);
+		if (more)
+			return len > HTTP_LINE_MAX ? result(PARSE_LOST, 0, 0)
+						   : result(PARSE_MORE, 0, len + 1);
+		record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir, n);
+		if (d->phase == HP_CHUNK_CRLF) {
+			d->phase = HP_CHUNK_SIZE;
+		} else if (n <= 2 && (n == 1 || p[0] == '\r')) {
+			message_done(ctx, st, dir); /* the empty line after the last chunk */
+		}
+		return result(PARSE_OK, n, 0);
+	case HP_BODY_CLOSE:
+		body_bytes(ctx, st, dir, p, len);
+		return result(PARSE_OK, len, 0);
+	case HP_OPAQUE:
+		return result(PARSE_OK, len, 0);
+	case HP_SEEK:
+	default:
+		return seek(ctx, st, dir, p, len);
+	}
+}
+
+static struct parse_result http_on_data(struct parse_ctx *ctx, void *state, enum dir dir,
+					const uint8_t *p, uint32_t len)
+{
+	struct http_state *st = state;
+	struct parse_result r = http_step(ctx, st, dir, p, len);
+
+	/* seek found a start line at p: parse it now rather than return nothing consumed */
+	if (r.status == PARSE_MORE && r.needed == 0)
+		r = http_step(ctx, st, dir, p, len);
+	return r;
+}
+
+static void http_on_gap(struct parse_ctx *ctx, void *state, enum dir dir, uint64_t missing)
+{
+	struct http_state *st = state;
+	struct http_dir *d = &st->d[dir];
+
+	switch (d->phase) {
+	case HP_BODY_LEN:
+	case HP_CHUNK_DATA:
+		if (missing < d->remaining) { /* only body bytes lost: still in sync */
+			record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir,
+					 missing);
+			d->remaining -= missing;
+			return;
+		}
+		break;
+	case HP_BODY_CLOSE:
+	case HP_OPAQUE:
+		return;
+	default:
+		break;
+	}
+	parse_count(ctx, HTTP_RESYNC);
+	finish_all_pending(ctx, st);
+	d->phase = HP_SEEK;
+	d->seek_midline = true;
+	d->scanned = 0;
+	d->upgrade_wait = false;
+}
+
+static void http_on_close(struct parse_ctx *ctx, void *state)
+{
+	struct http_state *st = state;
+
+	/* RFC 9112 6.3 p8: the close completes a response delimited by it */
+	if (st->d[DIR_RESPONSE].phase == HP_BODY_CLOSE && st->resp_rec)
+		message_done(ctx, st, DIR_RESPONSE);
+}
+
+/* ---- detection ---- */
+
+static const char *const http_methods[] = {
+	"GET ",	   "POST ",    "PUT ",	 "DELETE ", "HEAD ",  "OPTIONS ", "PATCH ",
+	"CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ", "MOVE ",
+	"LOCK ",   "UNLOCK ", "PRI ",     "REPORT ",  "SEARCH ", "PURGE ",
+};
+
+static int http_detect(const uint8_t *p, uint32_t len, enum dir dir)
+{
+	const uint8_t *nl;
+
+	if (dir == DIR_RESPONSE) {
+		if (len < 8)
+			return memcmp(p, "HTTP/1.", len) == 0 ? DETECT_NEED_MORE : DETECT_NOT_MINE;
+		return memcmp(p, "HTTP/1.", 7) == 0 ? 70 : DETECT_NOT_MINE;
+	}
+	for (size_t i = 0; i < sizeof(http_methods) / sizeof(http_methods[0]); i++) {
+		size_t n = strlen(http_methods[i]);
+
+		if (len < n) {
+			if (memcmp(p, http_methods[i], len) == 0)
+				return DETECT_NEED_MORE;
+			continue;
+		}
+		if (memcmp(p, http_methods[i], n) != 0)
+			continue;
+		if (len >= 16 && memcmp(p, "PRI * HTTP/2.0\r\n", 16) == 0)
+			return 95;
+		nl = memchr(p, '\n', len);
+		if (!nl)
+			return len < 2048 ? DETECT_NEED_MORE : 20;
+		{
+			uint32_t ll = (uint32_t)(nl - p), m, ts, tl;
+
+			if (ll && p[ll - 1] == '\r')
+				ll--;
+			return parse_request_line(p, ll, &m, &ts, &tl) ? 90 : DETECT_NOT_MINE;
+		}
+	}
+	return DETECT_NOT_MINE;
+}
+
+const struct parser http_parser = {
+	.name = "http",
+	.flags = 0,
+	.ports = http_ports,
+	.state_size = sizeof(struct http_state),
+	.detect = http_detect,
+	.on_data = http_on_data,
+	.on_gap = http_on_gap,
+	.on_close = http_on_close,
+	.counter_defs = http_counter_defs,
+	.counter_count = HTTP_COUNTERS,
+};

@@ -1,0 +1,76 @@
+/*
+ * libFuzzer: the PII scanner over any bytes in every context kind. The first byte picks
+ * the kind and how long a column name is taken from the input; the rest is the text.
+ * Findings must lie inside the text, in order and without overlap, with a confidence in
+ * (0, 1]; masking every finding must stay within its buffer.
+ * Run from the repository root (it loads config/pii.yaml, or $PII_RULES).
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pii/pii.h"
+
+static struct pii_engine *engine;
+static struct pii_scratch *scratch;
+
+struct check {
+	const uint8_t *text;
+	size_t len;
+	uint32_t last_end;
+};
+
+static int on_finding(const struct pii_finding *f, void *arg)
+{
+	struct check *c = arg;
+	char out[128];
+
+	if (f->start >= f->end || f->end > c->len || f->start < c->last_end ||
+	    (unsigned)f->type >= PII_TYPE_COUNT || !(f->confidence > 0.0f) || f->confidence > 1.0f)
+		abort();
+	c->last_end = f->end;
+	if (pii_mask(f->type, c->text + f->start, f->end - f->start, out, sizeof(out)) >=
+	    sizeof(out))
+		abort();
+	return 0;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *rules = getenv("PII_RULES") ? getenv("PII_RULES") : PII_RULES_DEFAULT;
+	char err[1024];
+
+	(void)argc;
+	(void)argv;
+	if (pii_engine_load(&engine, rules, err, sizeof(err))) {
+		fprintf(stderr, "fuzz_pii: %s\n", err);
+		abort();
+	}
+	scratch = pii_scratch_new(engine);
+	if (!scratch)
+		abort();
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct check c = {0};
+	size_t col_len;
+	uint8_t *copy;
+
+	if (size < 1)
+		return 0;
+	col_len = (data[0] >> 3) % 24;
+	if (col_len > size - 1)
+		col_len = size - 1;
+	/* a copy of exactly the text's size, so ASan sees any read past its end */
+	copy = malloc(size - 1 - col_len + 1);
+	memcpy(copy, data + 1 + col_len, size - 1 - col_len);
+	c.text = copy;
+	c.len = size - 1 - col_len;
+	pii_scan(engine, scratch, (enum pii_context_kind)(data[0] % PII_CTX_COUNT),
+		 col_len ? (const char *)data + 1 : NULL, col_len, copy, c.len, on_finding, &c);
+	free(copy);
+	return 0;
+}

@@ -1,0 +1,366 @@
+/*
+ * The PII engine end to end with config/pii.yaml: each context kind finds its keys (INSERT
+ * column lists, `col = 'x'`, JSON members, query parameters, headers, Redis keys), negative
+ * context suppresses checksum-valid values in ID columns, overlapping candidates resolve to
+ * one finding, masking hides values, and rule-file errors name FILE:LINE:COL.
+ * Run from the repository root (tests/run.sh does).
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pii/pii.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RULES	      "config/pii.yaml"
+
+struct fixture {
+	struct pii_engine *e;
+	struct pii_scratch *s;
+};
+
+struct found {
+	struct pii_finding f[32];
+	int n;
+};
+
+static int collect(const struct pii_finding *f, void *arg)
+{
+	struct found *out = arg;
+
+	if (out->n < (int)ARRAY_SIZE(out->f))
+		out->f[out->n++] = *f;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char err[512];
+
+	if (!fx || pii_engine_load(&fx->e, RULES, err, sizeof(err))) {
+		fprintf(stderr, "# %s\n", err);
+		return -1;
+	}
+	fx->s = pii_scratch_new(fx->e);
+	*state = fx;
+	return fx->s ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	pii_scratch_free(fx->s);
+	pii_engine_free(fx->e);
+	free(fx);
+	return 0;
+}
+
+struct scan_vec {
+	enum pii_context_kind kind;
+	const char *column;
+	const char *text;
+	const char *want_type; /* NULL: no finding at all */
+	const char *want_value;
+};
+
+static const struct scan_vec scan_vecs[] = {
+	/* INSERT column lists name VALUES by position, across rows */
+	{PII_CTX_SQL_INSERT, NULL,
+	 "INSERT INTO u (id, email, note) VALUES (1, 'a.b@example.com', 'x'), (2, 'c@d.org', 'y')",
+	 "email", "a.b@example.com"},
+	{PII_CTX_SQL_INSERT, NULL,
+	 "INSERT INTO u (id, password, status) VALUES (7, 'S3cr3t!pw', 'active')", "password",
+	 "S3cr3t!pw"},
+	{PII_CTX_SQL_INSERT, NULL,
+	 "INSERT INTO orders (order_id, qty) VALUES ('4111111111111111', 2)", NULL, NULL},
+	{PII_CTX_SQL_INSERT, NULL, "INSERT INTO users (dob) VALUES ('1985-03-02')", "date_of_birth",
+	 "1985-03-02"},
+	{PII_CTX_SQL_INSERT, NULL, "INSERT INTO users (created_at) VALUES ('1985-03-02')", NULL,
+	 NULL},
+	/* WHERE / SET / IN */
+	{PII_CTX_SQL_WHERE, NULL, "SELECT * FROM u WHERE u.\"ssn\" = '536228726' LIMIT 1", "us_ssn",
+	 "536228726"},
+	{PII_CTX_SQL_WHERE, NULL, "UPDATE u SET passwd = 'hunter2', updated = now() WHERE id = 3",
+	 "password", "hunter2"},
+	{PII_CTX_SQL_WHERE, NULL, "SELECT 1 FROM t WHERE phone IN ('4155552671', '2125550123')",
+	 "phone", "4155552671"},
+	{PII_CTX_SQL_WHERE, NULL, "SELECT 1 FROM t WHERE order_ref = '4155552671'", NULL, NULL},
+	/* one value under its column */
+	{PII_CTX_RESULT_ROW, "card_number", "4111111111111111", "credit_card", "4111111111111111"},
+	{PII_CTX_RESULT_ROW, "order_id", "4111111111111111", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "tracking_number", "5555555555554444", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "customerEmail", "j@example.com", "email", "j@example.com"},
+	{PII_CTX_RESULT_ROW, "firstName", "Jane", "person_name", "Jane"},
+	{PII_CTX_RESULT_ROW, "product_name", "Ergonomic Granite Chair", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "password_hash",
+	 "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9/PgBkqquzi.Ss7KIUgO", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "notes", "call me on (415) 555-2671 after 5", "phone",
+	 "(415) 555-2671"},
+	{PII_CTX_RESULT_ROW, "version", "10.2.3.4", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "ssn", "000-12-3456", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "iban", "DE89370400440532013001", NULL, NULL},
+	{PII_CTX_RESULT_ROW, "shipping_address", "7462 Jeffery Valley Apt. 339", "address",
+	 "7462 Jeffery Valley Apt. 339"},
+	{PII_CTX_RESULT_ROW, "email_address", "7462 Jeffery Valley", NULL, NULL},
+	/* JSON members and arrays */
+	{PII_CTX_HTTP_JSON, NULL, "{\"user\":{\"emails\":[\"x@example.org\"],\"id\":42}}", "email",
+	 "x@example.org"},
+	{PII_CTX_HTTP_JSON, NULL,
+	 "{\"aws_secret_access_key\": \"wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\"}",
+	 "aws_secret_key", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"},
+	{PII_CTX_HTTP_JSON, NULL, "{\"etag\": \"da39a3ee5e6b4b0d3255bfef95601890afd80709\"}", NULL,
+	 NULL},
+	{PII_CTX_HTTP_JSON, "$.customer.ssn", "536-22-8726", "us_ssn", "536-22-8726"},
+	/* query strings, headers, Redis */
+	{PII_CTX_HTTP_QUERY, NULL, "/login?user=john%40example.com&page=2", "email",
+	 "john%40example.com"},
+	{PII_CTX_HTTP_HEADER, "Authorization",
+	 "Bearer eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "jwt",
+	 "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"},
+	{PII_CTX_HTTP_HEADER, "User-Agent", "Mozilla/5.0 Chrome/120.0.6099.71 Safari/537.36", NULL,
+	 NULL},
+	{PII_CTX_REDIS_VALUE, "user:42:phone", "+44 20 7946 0958", "phone", "+44 20 7946 0958"},
+	/* free text: nearby words, key: value pairs, negative words */
+	{PII_CTX_FREE_TEXT, NULL, "login from 203.0.113.7 failed", "ip_address", "203.0.113.7"},
+	{PII_CTX_FREE_TEXT, NULL, "upgraded to version 1.2.3.4 today", NULL, NULL},
+	{PII_CTX_FREE_TEXT, NULL, "Order 4111111111111111 shipped", NULL, NULL},
+	{PII_CTX_FREE_TEXT, NULL, "paid with card 4111 1111 1111 1111 ok", "credit_card",
+	 "4111 1111 1111 1111"},
+	{PII_CTX_FREE_TEXT, NULL, "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "aws_access_key",
+	 "AKIAIOSFODNN7EXAMPLE"},
+	{PII_CTX_FREE_TEXT, NULL, "db password: hunter2 (rotate)", "password", "hunter2"},
+	{PII_CTX_FREE_TEXT, NULL, "request 123e4567-e89b-12d3-a456-426614174000 took 12ms", NULL,
+	 NULL},
+	{PII_CTX_FREE_TEXT, NULL, "mail icon@2x.png from build@ci.local", NULL, NULL},
+};
+
+static void test_scan_contexts(void **state)
+{
+	struct fixture *fx = *state;
+
+	for (size_t i = 0; i < ARRAY_SIZE(scan_vecs); i++) {
+		const struct scan_vec *v = &scan_vecs[i];
+		struct found out = {0};
+		int n = pii_scan(fx->e, fx->s, v->kind, v->column,
+				 v->column ? strlen(v->column) : 0, (const uint8_t *)v->text,
+				 strlen(v->text), collect, &out);
+		bool ok = false;
+
+		assert_int_equal(n, out.n);
+		if (!v->want_type) {
+			if (out.n)
+				fail_msg("'%s' [%s]: want nothing, got %s '%.*s'", v->text,
+					 pii_context_kind_name(v->kind),
+					 pii_type_name(out.f[0].type),
+					 (int)(out.f[0].end - out.f[0].start),
+					 v->text + out.f[0].start);
+			continue;
+		}
+		for (int k = 0; k < out.n; k++) {
+			const struct pii_finding *f = &out.f[k];
+
+			ok = ok || (!strcmp(pii_type_name(f->type), v->want_type) &&
+				    f->end - f->start == strlen(v->want_value) &&
+				    !memcmp(v->text + f->start, v->want_value, f->end - f->start) &&
+				    f->confidence >= 0.5f && f->confidence <= 1.0f);
+		}
+		if (!ok)
+			fail_msg("'%s' [%s]: want %s '%s', got %d findings%s%s", v->text,
+				 pii_context_kind_name(v->kind), v->want_type, v->want_value, out.n,
+				 out.n ? ", first " : "",
+				 out.n ? pii_type_name(out.f[0].type) : "");
+	}
+}
+
+static void test_scan_order_and_overlap(void **state)
+{
+	struct fixture *fx = *state;
+	static const char text[] = "to a@example.com, card 4111111111111111, ssn 536-22-8726";
+	struct found out = {0};
+
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)text, strlen(text),
+		 collect, &out);
+	assert_int_equal(out.n, 3);
+	assert_int_equal(out.f[0].type, PII_EMAIL);
+	assert_int_equal(out.f[1].type, PII_CREDIT_CARD); /* not also a phone number */
+	assert_int_equal(out.f[2].type, PII_US_SSN);
+	for (int i = 1; i < out.n; i++)
+		assert_true(out.f[i - 1].end <= out.f[i].start);
+}
+
+static int stop_after_one(const struct pii_finding *f, void *arg)
+{
+	(void)f;
+	++*(int *)arg;
+	return 1;
+}
+
+static void test_scan_edges(void **state)
+{
+	struct fixture *fx = *state;
+	static const char text[] = "a@example.com b@example.com";
+	int calls = 0;
+	char *big;
+
+	assert_int_equal(
+		pii_scan(fx->e, fx->s, PII_CTX_COUNT, NULL, 0, (const uint8_t *)"x", 1, NULL, NULL),
+		-EINVAL);
+	assert_int_equal(pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, NULL, 0, NULL, NULL),
+			 0);
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)text, strlen(text),
+		 stop_after_one, &calls);
+	assert_int_equal(calls, 1);
+	/* a long run of digits and separators: bounded patterns keep it linear and it ends */
+	big = malloc(1 << 20);
+	assert_non_null(big);
+	for (size_t i = 0; i < (1 << 20); i++)
+		big[i] = "4111 1111-"[i % 10];
+	assert_true(pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)big,
+			     1 << 20, NULL, NULL) >= 0);
+	free(big);
+}
+
+static void test_column_memory(void **state)
+{
+	struct fixture *fx = *state;
+
+	/* the same column many times, interleaved with others: always the same answer */
+	for (int i = 0; i < 2000; i++) {
+		char col[32];
+		struct found out = {0};
+
+		snprintf(col, sizeof(col), i % 2 ? "card_number" : "order_id_%d", i);
+		pii_scan(fx->e, fx->s, PII_CTX_RESULT_ROW, col, strlen(col),
+			 (const uint8_t *)"4111111111111111", 16, collect, &out);
+		assert_int_equal(out.n, i % 2 ? 1 : 0);
+	}
+}
+
+static void test_mask(void **state)
+{
+	static const struct {
+		enum pii_type t;
+		const char *v, *want;
+	} t[] = {
+		{PII_EMAIL, "john@example.com", "j***@e***.com"},
+		{PII_CREDIT_CARD, "4111 1111 1111 1111", "****-****-****-1111"},
+		{PII_CREDIT_CARD, "378282246310005", "****-****-****-0005"},
+		{PII_US_SSN, "536-22-8726", "***-**-8726"},
+		{PII_PHONE, "(415) 555-2671", "(***) ***-**71"},
+		{PII_IBAN, "DE89370400440532013000", "DE****************3000"},
+		{PII_IP_ADDRESS, "203.0.113.7", "203.0.*.*"},
+		{PII_AWS_ACCESS_KEY, "AKIAIOSFODNN7EXAMPLE", "AKIA****"},
+		{PII_PASSWORD, "hunter2", "********"},
+		{PII_PASSWORD, "a much longer passphrase", "********"},
+		{PII_PERSON_NAME, "Jane Doe", "J*** D***"},
+		{PII_DATE_OF_BIRTH, "1985-03-02", "****-**-**"},
+	};
+	char out[64];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		size_t n =
+			pii_mask(t[i].t, (const uint8_t *)t[i].v, strlen(t[i].v), out, sizeof(out));
+
+		assert_int_equal(n, strlen(out));
+		if (strcmp(out, t[i].want))
+			fail_msg("mask %s '%s': got '%s', want '%s'", pii_type_name(t[i].t), t[i].v,
+				 out, t[i].want);
+	}
+	/* a small buffer truncates and stays terminated */
+	assert_int_equal(pii_mask(PII_EMAIL, (const uint8_t *)"john@example.com", 16, out, 4), 3);
+	assert_string_equal(out, "j**");
+}
+
+/* Writes a rule file and loads it; returns the error line. */
+static const char *load_error(const char *yaml, char *err, size_t err_len)
+{
+	char path[] = "/tmp/test_pii_rules_XXXXXX";
+	int fd = mkstemp(path);
+	struct pii_engine *e = NULL;
+	ssize_t w;
+
+	assert_true(fd >= 0);
+	w = write(fd, yaml, strlen(yaml));
+	assert_int_equal(w, (ssize_t)strlen(yaml));
+	close(fd);
+	assert_true(pii_engine_load(&e, path, err, err_len) < 0);
+	assert_null(e);
+	unlink(path);
+	return strchr(err, ':') ? strchr(err, ':') + 1 : err; /* after the temp path */
+}
+
+static void test_rule_errors(void **state)
+{
+	static const struct {
+		const char *yaml, *want;
+	} t[] = {
+		{"types:\n  email:\n    patterns: ['a+@b']\n",
+		 "3:16: key 'types.email.patterns': expected only bounded repetition"},
+		{"types:\n  email:\n    patterns: ['[a-z]{2,}@x']\n",
+		 "3:16: key 'types.email.patterns': expected only bounded repetition"},
+		{"types:\n  mail:\n    patterns: ['x']\n",
+		 "2:3: key 'types': expected a type name"},
+		{"types:\n  email:\n    confidence: 1.5\n    patterns: ['x']\n",
+		 "3:17: key 'types.email.confidence': expected a number from 0.0 to 1.0, got "
+		 "'1.5'"},
+		{"types:\n  email:\n    validator: luhn\n",
+		 "3:16: key 'types.email.validator': expected a validator name"},
+		{"types:\n  email:\n    patterns: ['(unclosed']\n",
+		 "3:16: key 'types.email.patterns': expected a pattern Hyperscan compiles"},
+		{"types:\n  email:\n    patterns: [{regex: 'x', keyd: true}]\n",
+		 "3:29: key 'types.email.patterns.keyd': expected regex, keyed"},
+		{"types: [\n", "2:1: key '(document)': expected valid YAML"},
+		{"min_confidence: high\n", "1:17: key 'min_confidence': expected a number"},
+		{"", "1:1: key '(document)': expected a mapping with types:"},
+	};
+	char err[512];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		const char *got = load_error(t[i].yaml, err, sizeof(err));
+
+		if (strncmp(got, t[i].want, strlen(t[i].want)))
+			fail_msg("rule file %zu: got '%s', want '%s...'", i, got, t[i].want);
+	}
+	assert_int_equal(pii_engine_load(&(struct pii_engine *){NULL}, "/nonexistent/pii.yaml", err,
+					 sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/pii.yaml"));
+}
+
+static void test_names(void **state)
+{
+	(void)state;
+	for (int t = 0; t < PII_TYPE_COUNT; t++)
+		assert_int_equal(pii_type_parse(pii_type_name(t), strlen(pii_type_name(t))), t);
+	for (int k = 0; k < PII_CTX_COUNT; k++)
+		assert_int_equal(pii_context_kind_parse(pii_context_kind_name(k),
+							strlen(pii_context_kind_name(k))),
+				 k);
+	assert_int_equal(pii_type_parse("mail", 4), -EINVAL);
+	assert_null(pii_type_name(PII_TYPE_COUNT));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_scan_contexts), cmocka_unit_test(test_scan_order_and_overlap),
+		cmocka_unit_test(test_scan_edges),    cmocka_unit_test(test_column_memory),
+		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_names),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
