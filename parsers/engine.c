@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conn_table.h"
 #include "counters.h"
@@ -14,6 +15,7 @@
 #include "engine.h"
 #include "parser.h"
 #include "record.h"
+#include "pii/pii.h"
 #include "stmt_cache.h"
 
 #define SLOT_NONE UINT32_MAX
@@ -38,6 +40,10 @@ static const struct counter_def engine_counter_defs[ENGINE_COUNTERS] = {
 				  "Datagrams whose message did not end inside the datagram"},
 	[ENGINE_STMT_EVICTED] = {"parser_statements_evicted_total",
 				 "Prepared statements forgotten to make room (least recently used)"},
+	[ENGINE_PII_FINDINGS] = {"pii_findings_total", "PII values found in traffic"},
+	[ENGINE_PII_OVERFLOW] = {"pii_record_overflow_total",
+				 "PII findings beyond what one record summarises (counted, fields "
+				 "redacted)"},
 };
 
 /* Counters every protocol has, before its own ones. */
@@ -103,6 +109,8 @@ struct parse_engine {
 	void **state_blocks;
 	uint32_t nstate_blocks;
 	struct stmt_cache *stmts;
+	const struct pii_engine *pii;
+	struct pii_scratch *pii_scratch;
 	uint64_t counters[ENGINE_COUNTERS];
 };
 
@@ -131,7 +139,7 @@ uint64_t parse_engine_bytes(const struct config *cfg)
 }
 
 int parse_engine_create(struct parse_engine **out, const struct config *cfg, struct emitter *emit,
-			uint32_t worker, uint32_t conn_capacity)
+			const struct pii_engine *pii, uint32_t worker, uint32_t conn_capacity)
 {
 	struct parse_engine *eng = calloc(1, sizeof(*eng));
 	char label[16];
@@ -150,8 +158,11 @@ int parse_engine_create(struct parse_engine **out, const struct config *cfg, str
 	eng->states_max = conn_capacity;
 	eng->state_blocks =
 		calloc(conn_capacity / STATE_SLAB_BLOCK + 1, sizeof(*eng->state_blocks));
+	eng->pii = pii;
+	if (pii)
+		eng->pii_scratch = pii_scratch_new(pii);
 	if (!eng->records || !eng->buf_mem || !eng->free_bufs || !eng->state_blocks ||
-	    stmt_cache_create(&eng->stmts, cfg->parser_statements) < 0) {
+	    (pii && !eng->pii_scratch) || stmt_cache_create(&eng->stmts, cfg->parser_statements) < 0) {
 		parse_engine_destroy(eng);
 		return -ENOMEM;
 	}
@@ -180,6 +191,8 @@ void parse_engine_destroy(struct parse_engine *eng)
 		free(eng->state_blocks[i]);
 	free(eng->state_blocks);
 	stmt_cache_destroy(eng->stmts);
+	if (eng->pii_scratch)
+		pii_scratch_free(eng->pii_scratch);
 	free(eng->records);
 	free(eng->buf_mem);
 	free(eng->free_bufs);
@@ -268,7 +281,10 @@ struct query_record *record_begin(struct parse_ctx *ctx)
 	slot = eng->free_record;
 	rec = &eng->records[slot];
 	eng->free_record = rec->next;
-	memset(rec, 0, offsetof(struct query_record, arena));
+	/* everything before the pii summary is small and reset; the summary arrays are
+	 * valid up to npii/nmasks, the arena up to arena_used */
+	memset(rec, 0, offsetof(struct query_record, pii));
+	rec->arena_used = 0;
 	rec->ts_ns = ctx->ts_ns;
 	rec->end_ns = ctx->ts_ns;
 	rec->next = SLOT_NONE;
@@ -415,18 +431,140 @@ void record_add_bytes(struct query_record *rec, enum dir dir, uint64_t n)
 		rec->bytes[dir] += n;
 }
 
+/* The PII context of a value: where it was seen and what the protocol is. */
+static enum pii_context_kind value_context(const struct parse_ctx *ctx, enum value_where where,
+					  const uint8_t *p, size_t len)
+{
+	bool sql = ctx->parser && (ctx->parser->flags & PARSER_F_SQL);
+	size_t i = 0;
+
+	switch (where) {
+	case VALUE_QUERY:
+		if (!sql)
+			return PII_CTX_HTTP_QUERY; /* a request target's query string */
+		while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\t' || p[i] == '('))
+			i++;
+		return len - i >= 6 && strncasecmp((const char *)p + i, "insert", 6) == 0
+			       ? PII_CTX_SQL_INSERT
+			       : PII_CTX_SQL_WHERE;
+	case VALUE_PARAM:
+		return PII_CTX_SQL_WHERE;
+	case VALUE_RESULT:
+		return PII_CTX_RESULT_ROW;
+	case VALUE_HEADER:
+		return PII_CTX_HTTP_HEADER;
+	case VALUE_KEY:
+		return PII_CTX_REDIS_VALUE;
+	case VALUE_BODY:
+	default:
+		while (i < len && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t'))
+			i++;
+		if (i < len && (p[i] == '{' || p[i] == '['))
+			return PII_CTX_HTTP_JSON;
+		if (i < len && memchr(p + i, '=', len - i) && !memchr(p + i, ' ', len - i))
+			return PII_CTX_HTTP_QUERY;
+		return PII_CTX_FREE_TEXT;
+	}
+}
+
+struct pii_visit {
+	struct parse_ctx *ctx;
+	struct query_record *rec;
+	enum value_where where;
+	const char *column;
+	size_t column_len;
+	const uint8_t *text;
+};
+
+/* Copies into the arena without cutting: returns the offset, or -1 when it does not fit. */
+static int arena_put_whole(struct query_record *rec, const void *p, size_t len)
+{
+	uint16_t off = rec->arena_used;
+
+	if ((size_t)(RECORD_ARENA_BYTES - rec->arena_used) < len)
+		return -1;
+	memcpy(rec->arena + off, p, len);
+	rec->arena_used = (uint16_t)(rec->arena_used + len);
+	return off;
+}
+
+/* Remembers a found value so that every written field shows it masked. */
+static void record_mask_add(struct query_record *rec, enum pii_type type, const uint8_t *v,
+			    size_t len)
+{
+	int off;
+
+	for (uint8_t i = 0; i < rec->nmasks; i++)
+		if (rec->masks[i].len == len && memcmp(rec->arena + rec->masks[i].off, v, len) == 0)
+			return;
+	off = rec->nmasks < RECORD_MASKS_MAX && len < UINT16_MAX ? arena_put_whole(rec, v, len)
+								   : -1;
+	if (off < 0) {
+		rec->unmaskable = true; /* fields are redacted wholesale rather than leak it */
+		return;
+	}
+	rec->masks[rec->nmasks++] = (struct record_mask){.type = (uint8_t)type,
+							 .off = (uint16_t)off,
+							 .len = (uint16_t)len};
+}
+
+static int pii_found(const struct pii_finding *f, void *arg)
+{
+	struct pii_visit *v = arg;
+	struct query_record *rec = v->rec;
+	struct record_pii *e = NULL;
+	const uint8_t *value = v->text + f->start;
+	size_t value_len = f->end - f->start;
+
+	counter_add(&v->ctx->eng->counters[ENGINE_PII_FINDINGS], 1);
+	for (uint8_t i = 0; i < rec->npii; i++) {
+		struct record_pii *p = &rec->pii[i];
+
+		if (p->type == f->type && p->where == v->where && p->column_len == v->column_len &&
+		    (v->column_len == 0 ||
+		     memcmp(rec->arena + p->column_off, v->column, v->column_len) == 0)) {
+			e = p;
+			break;
+		}
+	}
+	if (!e) {
+		char sample[64];
+		size_t n = pii_mask(f->type, value, value_len, sample, sizeof(sample));
+		int col_off = v->column_len ? arena_put_whole(rec, v->column, v->column_len) : 0;
+		int sample_off = arena_put_whole(rec, sample, n);
+
+		if (rec->npii == RECORD_PII_MAX || col_off < 0 || sample_off < 0) {
+			counter_add(&v->ctx->eng->counters[ENGINE_PII_OVERFLOW], 1);
+			rec->unmaskable = true;
+			return 0;
+		}
+		e = &rec->pii[rec->npii++];
+		*e = (struct record_pii){.type = (uint8_t)f->type,
+					 .where = (uint8_t)v->where,
+					 .column_off = (uint16_t)col_off,
+					 .column_len = (uint16_t)v->column_len,
+					 .sample_off = (uint16_t)sample_off,
+					 .sample_len = (uint16_t)n};
+	}
+	e->count++;
+	if (f->confidence > e->confidence)
+		e->confidence = f->confidence;
+	/* result cells are never written out, only counted: nothing to mask there */
+	if (v->where != VALUE_RESULT)
+		record_mask_add(rec, f->type, value, value_len);
+	return 0;
+}
+
 void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_where where,
 		  const char *column, size_t column_len, const uint8_t *p, size_t len)
 {
-	/* the PII engine (pii/) scans values here once it is built in; until then values
-	 * stream past without being kept, which is what the contract asks of this call */
-	(void)ctx;
-	(void)rec;
-	(void)where;
-	(void)column;
-	(void)column_len;
-	(void)p;
-	(void)len;
+	struct parse_engine *eng = ctx->eng;
+	struct pii_visit v = {ctx, rec, where, column, column ? column_len : 0, p};
+
+	if (!rec || !eng->pii || len == 0)
+		return;
+	pii_scan(eng->pii, eng->pii_scratch, value_context(ctx, where, p, len), column,
+		 v.column_len, p, len, pii_found, &v);
 }
 
 const char *record_list_next(const struct query_record *rec, enum record_list l,

@@ -52,13 +52,17 @@ enum engine_counter {
 	ENGINE_OVERSIZE,
 	ENGINE_UDP_TRUNCATED,
 	ENGINE_STMT_EVICTED,
+	ENGINE_PII_FINDINGS,
+	ENGINE_PII_OVERFLOW,
 	ENGINE_COUNTERS,
 };
 
 struct parse_engine;
+struct pii_engine;
 
+/* pii may be NULL (no PII scanning); it is shared read-only, the engine keeps a scratch. */
 int parse_engine_create(struct parse_engine **eng, const struct config *cfg, struct emitter *emit,
-			uint32_t worker, uint32_t conn_capacity);
+			const struct pii_engine *pii, uint32_t worker, uint32_t conn_capacity);
 void parse_engine_destroy(struct parse_engine *eng);
 
 /* Bytes the engine of one worker preallocates (memory cap check). */

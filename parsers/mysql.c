@@ -39,7 +39,7 @@
 #define MY_PARAMS_MAX 256
 #define MY_STATEMENTS_MAX 32
 #define MY_NAME_MAX 64
-#define MY_CARRY 1024            /* head of an inner packet cut by a compressed frame */
+#define MY_CARRY 1024u           /* head of an inner packet cut by a compressed frame */
 #define MY_COM_LOGIN 0xff        /* pseudo command: the connection phase */
 #define MY_STMT_LAST 0xffffffffu /* "the statement prepared last" (MariaDB direct execute) */
 #define MY_TYPE_KNOWN 0x10000u   /* stmt_entry.param_types: the type was sent */
@@ -1008,21 +1008,8 @@ static void my_command(struct parse_ctx *ctx, struct my_state *st, const uint8_t
 		cmd_start(ctx, st);
 }
 
-/* Column types of statement id's result, as remembered (see stmt_entry_of). */
-static void load_column_types(struct parse_ctx *ctx, struct my_state *st, uint32_t id)
-{
-	struct stmt_entry *e = stmt_entry_of(ctx, id, true, false);
-
-	if (!e)
-		return;
-	st->ncols = e->nparams;
-	st->col_unsigned = 0;
-	for (uint32_t i = 0; i < e->nparams && i < MY_COLS; i++) {
-		st->col_type[i] = (uint8_t)e->param_types[i];
-		if (e->param_types[i] & 0x100)
-			st->col_unsigned |= 1ull << i;
-	}
-}
+static void cached_columns(struct parse_ctx *ctx, struct my_state *st, struct query_record *rec,
+			   uint32_t id);
 
 /* The oldest command's response starts: what its first packet will be. */
 static void cmd_start(struct parse_ctx *ctx, struct my_state *st)
@@ -1043,7 +1030,7 @@ static void cmd_start(struct parse_ctx *ctx, struct my_state *st)
 	case COM_STMT_FETCH: /* rows of the cursor the execute opened, in its column types */
 		st->binary = true;
 		st->resp = RESP_ROWS;
-		load_column_types(ctx, st, c->stmt_id);
+		cached_columns(ctx, st, resp_record(ctx, st), c->stmt_id);
 		break;
 	case COM_FIELD_LIST:
 		st->resp = RESP_FIELDS;
@@ -1133,6 +1120,8 @@ static void cached_columns(struct parse_ctx *ctx, struct my_state *st, struct qu
 
 	if (!e)
 		return;
+	if (rec && rec->list_count[RL_COLUMNS])
+		rec = NULL; /* names known already */
 	st->ncols = e->nparams;
 	st->col_unsigned = 0;
 	for (uint32_t i = 0; i < e->nparams && i < STMT_PARAMS_MAX; i++) {
@@ -1144,7 +1133,7 @@ static void cached_columns(struct parse_ctx *ctx, struct my_state *st, struct qu
 		if (off < e->text_len) {
 			uint8_t len = (uint8_t)e->text[off];
 
-			if (off + 1u + len <= e->text_len && rec && !rec->list_count[RL_COLUMNS])
+			if (off + 1u + len <= e->text_len)
 				record_list_add(rec, RL_COLUMNS, e->text + off + 1, len);
 			off += 1u + len;
 		}
@@ -1366,8 +1355,10 @@ static void result_first(struct parse_ctx *ctx, struct my_state *st, struct my_c
 	}
 	if ((p[0] == 0x00 && plen >= 7) || (p[0] == 0xfe && plen < 9)) {
 		status = my_ok(st, &w, plen, &affected);
-		if (!st->result_rows && p[0] == 0x00)
-			record_set_int(rec, RI_ROWS, (int64_t)affected);
+		if (!st->result_rows && p[0] == 0x00 &&
+		    (c->com == COM_QUERY || c->com == COM_STMT_EXECUTE ||
+		     c->com == COM_STMT_BULK_EXECUTE))
+			record_set_int(rec, RI_ROWS, (int64_t)affected); /* affected rows */
 		if (c->com == COM_INIT_DB)
 			copy_name(st->db, &st->db_len, sizeof(st->db), st->pending_db,
 				  st->pending_db_len);
@@ -1415,7 +1406,7 @@ static void my_result(struct parse_ctx *ctx, struct my_state *st, const uint8_t 
 			result_done(ctx, st, 0, RECORD_OK);
 		return;
 	}
-	if (p[0] == 0xff && !big && st->resp != RESP_STRING && st->resp != RESP_ROWS_BINARY_GUARD) {
+	if (p[0] == 0xff && !big && st->resp != RESP_STRING) {
 		if (my_is_progress(st, p, have))
 			return;
 		my_error(rec, &w);
@@ -1475,3 +1466,301 @@ static void my_result(struct parse_ctx *ctx, struct my_state *st, const uint8_t 
 		return;
 	}
 }
+
+/* ---- packets ---- */
+
+static void my_request(struct parse_ctx *ctx, struct my_state *st, uint8_t seq, const uint8_t *p,
+		       uint32_t have, uint32_t plen)
+{
+	struct wire w = wire_init(p, have);
+
+	if (st->phase == MY_PHASE_START) /* joined after the greeting, or mid-stream */
+		st->phase = seq == 1 && plen >= 32 ? MY_PHASE_HANDSHAKE : MY_PHASE_COMMAND;
+	switch (st->phase) {
+	case MY_PHASE_HANDSHAKE:
+		my_handshake_response(ctx, st, &w, plen);
+		if (w.bad)
+			parse_count(ctx, MY_MALFORMED);
+		return;
+	case MY_PHASE_AUTH: /* data for the authentication plugin: never looked into */
+		return;
+	default:
+		break;
+	}
+	if (seq != 0 || have == 0) {
+		/* LOCAL INFILE contents (an empty packet ends them), or a stray packet */
+		if (!cmd_head(st) || st->resp != RESP_INFILE)
+			parse_count(ctx, MY_UNMATCHED);
+		return;
+	}
+	my_command(ctx, st, p, have);
+}
+
+/* Refused before the login (host blocked, too many connections): ERR for a greeting. */
+static void my_refused(struct parse_ctx *ctx, struct my_state *st, struct wire *w)
+{
+	struct my_cmd *c = cmd_push(ctx, st, MY_COM_LOGIN);
+	struct query_record *rec = cmd_record(ctx, st, c);
+
+	record_set_cstr(rec, RS_COMMAND, "LOGIN");
+	record_add_bytes(rec, DIR_RESPONSE, st->pending_resp_bytes);
+	st->pending_resp_bytes = 0;
+	my_error(rec, w);
+	auth_done(ctx, st, rec, RECORD_ERROR);
+}
+
+static void my_response(struct parse_ctx *ctx, struct my_state *st, uint8_t seq, const uint8_t *p,
+			uint32_t have, uint32_t plen, bool big)
+{
+	struct wire w = wire_init(p, have);
+
+	if (st->phase == MY_PHASE_START) {
+		if (seq == 0 && have && p[0] == 10) {
+			my_greeting(st, &w);
+			st->phase = MY_PHASE_HANDSHAKE;
+			return;
+		}
+		st->phase = seq == 0 && have && p[0] == 0xff ? MY_PHASE_HANDSHAKE : MY_PHASE_COMMAND;
+	}
+	switch (st->phase) {
+	case MY_PHASE_HANDSHAKE:
+		if (have && p[0] == 0xff)
+			my_refused(ctx, st, &w);
+		else
+			parse_count(ctx, MY_UNMATCHED);
+		return;
+	case MY_PHASE_AUTH:
+		my_auth_response(ctx, st, p, have);
+		return;
+	default:
+		my_result(ctx, st, p, have, plen, big);
+		return;
+	}
+}
+
+/*
+ * One packet of dir: `have` bytes of its `plen`-byte payload (fewer when it is longer than
+ * we buffer), `wire_bytes` the bytes it took on the wire. A packet of 0xffffff bytes is
+ * continued by the next one: the head of the first is parsed, continuations only counted.
+ */
+static void my_packet(struct parse_ctx *ctx, struct my_state *st, enum dir dir, uint8_t seq,
+		      const uint8_t *p, uint32_t have, uint32_t plen, uint32_t wire_bytes)
+{
+	bool command = dir == DIR_REQUEST && seq == 0 && st->phase == MY_PHASE_COMMAND &&
+		       !st->cont[dir];
+	bool continued = st->cont[dir];
+
+	if (!command && st->seq_known && seq != st->seq_next)
+		parse_count(ctx, MY_SEQ_MISMATCH);
+	st->seq_known = true;
+	st->seq_next = (uint8_t)(seq + 1);
+	st->cont[dir] = plen == MY_PAYLOAD_MAX;
+	if (dir == DIR_RESPONSE) {
+		struct query_record *rec = resp_record(ctx, st);
+
+		if (rec)
+			record_add_bytes(rec, DIR_RESPONSE, wire_bytes);
+		else if (st->phase < MY_PHASE_COMMAND)
+			st->pending_resp_bytes += wire_bytes;
+		if (!continued)
+			my_response(ctx, st, seq, p, have, plen, st->cont[dir]);
+		return;
+	}
+	st->req_bytes += wire_bytes;
+	if (!continued)
+		my_request(ctx, st, seq, p, have, plen);
+	if (st->req_bytes) { /* bytes no new record took: part of the exchange in progress */
+		record_add_bytes(resp_record(ctx, st), DIR_REQUEST, st->req_bytes);
+		if (resp_record(ctx, st) || st->phase == MY_PHASE_COMMAND)
+			st->req_bytes = 0;
+	}
+}
+
+/* ---- the compressed protocol ---- */
+
+/*
+ * The packet stream inside compressed frames (MySQL "Compression", "Compressed Packet"):
+ * packets may be cut by frame boundaries, so a cut packet's header and head wait in the
+ * carry of its direction; the frame's wire bytes go to the first packet it completes.
+ */
+static void my_inner(struct parse_ctx *ctx, struct my_state *st, enum dir dir, const uint8_t *p,
+		     uint32_t len, uint32_t frame_bytes)
+{
+	struct my_carry *k = &st->carry[dir];
+
+	while (len) {
+		if (k->hdr_have == 0 && len >= MY_HEADER && MY_HEADER + u24(p) <= len) {
+			/* a whole packet inside the frame: parsed in place */
+			uint32_t plen = u24(p);
+
+			my_packet(ctx, st, dir, p[3], p + MY_HEADER, plen, plen, frame_bytes);
+			frame_bytes = 0;
+			p += MY_HEADER + plen;
+			len -= MY_HEADER + plen;
+			continue;
+		}
+		if (k->hdr_have < MY_HEADER) {
+			k->hdr[k->hdr_have++] = *p++;
+			len--;
+			if (k->hdr_have < MY_HEADER)
+				continue;
+			k->len = k->left = u24(k->hdr);
+			k->have = 0;
+		} else {
+			uint32_t n = len < k->left ? len : k->left;
+			uint32_t room = MY_CARRY - (uint32_t)k->have;
+			uint32_t keep = room < n ? room : n;
+
+			memcpy(k->buf + k->have, p, keep);
+			k->have = (uint16_t)(k->have + keep);
+			k->left -= n;
+			p += n;
+			len -= n;
+		}
+		if (k->left == 0) {
+			my_packet(ctx, st, dir, k->hdr[3], k->buf, k->have, k->len, frame_bytes);
+			frame_bytes = 0;
+			k->hdr_have = 0;
+			k->have = 0;
+		}
+	}
+	if (frame_bytes) { /* the frame ended inside a packet: its bytes still count */
+		if (dir == DIR_RESPONSE)
+			record_add_bytes(resp_record(ctx, st), DIR_RESPONSE, frame_bytes);
+		else
+			st->req_bytes += frame_bytes;
+	}
+}
+
+/* zlib state and output of this thread: set up once, reset per frame (no allocation). */
+static _Thread_local z_stream my_zs;
+static _Thread_local bool my_zs_ready;
+static _Thread_local uint8_t my_inflated[16384];
+
+static struct parse_result my_compressed(struct parse_ctx *ctx, struct my_state *st, enum dir dir,
+					 const uint8_t *p, uint32_t len)
+{
+	uint32_t clen, ulen, total, produced = 0, frame_bytes;
+	int rc = Z_OK;
+
+	if (len < MY_COMPRESSED_HEADER)
+		return (struct parse_result){PARSE_MORE, 0, MY_COMPRESSED_HEADER};
+	clen = u24(p);
+	ulen = u24(p + 4);
+	total = MY_COMPRESSED_HEADER + clen;
+	if (total > len) {
+		if (total <= parse_max_message(ctx))
+			return (struct parse_result){PARSE_MORE, 0, total};
+		/* a frame we cannot hold cannot be inflated: the packet stream is lost */
+		parse_count(ctx, MY_COMPRESSED_LOST);
+		parse_give_up(ctx);
+		return (struct parse_result){PARSE_OK, len, 0};
+	}
+	/* frames have their own sequence, restarting with each command like packets */
+	if (st->cseq_known && p[3] != st->cseq_next && !(dir == DIR_REQUEST && p[3] == 0))
+		parse_count(ctx, MY_SEQ_MISMATCH);
+	st->cseq_known = true;
+	st->cseq_next = (uint8_t)(p[3] + 1);
+	if (ulen == 0) { /* sent as is (short payloads) */
+		my_inner(ctx, st, dir, p + MY_COMPRESSED_HEADER, clen, total);
+		return (struct parse_result){PARSE_OK, total, 0};
+	}
+	if (!my_zs_ready) {
+		if (inflateInit(&my_zs) != Z_OK) {
+			parse_count(ctx, MY_COMPRESSED_LOST);
+			parse_give_up(ctx);
+			return (struct parse_result){PARSE_OK, total, 0};
+		}
+		my_zs_ready = true;
+	} else {
+		inflateReset(&my_zs);
+	}
+	my_zs.next_in = (uint8_t *)(uintptr_t)(p + MY_COMPRESSED_HEADER);
+	my_zs.avail_in = clen;
+	frame_bytes = total;
+	while (rc == Z_OK && produced < ulen) {
+		uint32_t n;
+
+		my_zs.next_out = my_inflated;
+		my_zs.avail_out = sizeof(my_inflated);
+		rc = inflate(&my_zs, Z_NO_FLUSH);
+		if (rc != Z_OK && rc != Z_STREAM_END)
+			break;
+		n = (uint32_t)(sizeof(my_inflated) - my_zs.avail_out);
+		if (n > ulen - produced)
+			n = ulen - produced; /* never more than the frame announced */
+		if (n == 0)
+			break;
+		my_inner(ctx, st, dir, my_inflated, n, frame_bytes);
+		frame_bytes = 0;
+		produced += n;
+	}
+	if (produced != ulen) {
+		/* zstd (CLIENT_ZSTD_COMPRESSION_ALGORITHM, not linked in) or a corrupt frame */
+		parse_count(ctx, MY_COMPRESSED_LOST);
+		parse_give_up(ctx);
+	}
+	return (struct parse_result){PARSE_OK, total, 0};
+}
+
+/* ---- the packet loop ---- */
+
+static struct parse_result my_on_data(struct parse_ctx *ctx, void *state, enum dir dir,
+				      const uint8_t *p, uint32_t len)
+{
+	struct my_state *st = state;
+	uint32_t max = parse_max_message(ctx), plen, total;
+
+	if (st->skip[dir]) { /* the tail of an oversize packet */
+		uint32_t n = len < st->skip[dir] ? len : st->skip[dir];
+
+		st->skip[dir] -= n;
+		return (struct parse_result){PARSE_OK, n, 0};
+	}
+	if (st->compressed)
+		return my_compressed(ctx, st, dir, p, len);
+	if (len < MY_HEADER)
+		return (struct parse_result){PARSE_MORE, 0, MY_HEADER};
+	plen = u24(p);
+	total = MY_HEADER + plen;
+	if (total <= len) {
+		my_packet(ctx, st, dir, p[3], p + MY_HEADER, plen, plen, total);
+		return (struct parse_result){PARSE_OK, total, 0};
+	}
+	if (total <= max)
+		return (struct parse_result){PARSE_MORE, 0, total};
+	/* longer than we buffer: parse its head (always max bytes, so that every split of the
+	 * stream gives the same record), skip the rest as it streams by */
+	if (len < max)
+		return (struct parse_result){PARSE_MORE, 0, max};
+	parse_count(ctx, MY_OVERSIZE_SKIPPED);
+	my_packet(ctx, st, dir, p[3], p + MY_HEADER, max - MY_HEADER, plen, total);
+	st->skip[dir] = total - max;
+	return (struct parse_result){PARSE_OK, max, 0};
+}
+
+static void my_on_gap(struct parse_ctx *ctx, void *state, enum dir dir, uint64_t missing)
+{
+	struct my_state *st = state;
+
+	(void)missing;
+	/* packets carry no marker to find the next one by: after a hole, a length read from
+	 * wherever the stream resumes would be a guess. Finish what is pending as incomplete
+	 * and stop; the connection is still reported by its conn records. */
+	st->skip[dir] = 0;
+	st->cmd_count = 0;
+	parse_give_up(ctx);
+}
+
+const struct parser mysql_parser = {
+	.name = "mysql",
+	.flags = PARSER_F_SQL,
+	.ports = my_ports,
+	.state_size = sizeof(struct my_state),
+	.detect = my_detect,
+	.on_data = my_on_data,
+	.on_gap = my_on_gap,
+	.on_close = NULL,
+	.counter_defs = my_counter_defs,
+	.counter_count = MY_COUNTERS,
+};

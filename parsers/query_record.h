@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #define RECORD_ARENA_BYTES 8192
+#define RECORD_PII_MAX 16   /* distinct (type, where, column) findings per record */
+#define RECORD_MASKS_MAX 32 /* distinct values to mask in the written fields */
 
 /* String fields, in the order they are written out; the JSON names are in record.c. */
 enum record_str {
@@ -64,6 +66,25 @@ enum record_status {
 	RECORD_INCOMPLETE, /* the connection ended (or was evicted) before the response did */
 };
 
+/* One line of the record's `pii` array: findings of one type in one place. */
+struct record_pii {
+	uint8_t type;        /* enum pii_type */
+	uint8_t where;       /* enum value_where */
+	uint16_t column_off; /* column name in the arena (column_len 0: none) */
+	uint16_t column_len;
+	uint16_t sample_off; /* masked form of the first value found */
+	uint16_t sample_len;
+	uint32_t count;
+	float confidence;    /* the highest seen */
+};
+
+/* A value found to be PII: written fields that contain it show its masked form. */
+struct record_mask {
+	uint8_t type;
+	uint16_t off; /* the value's bytes in the arena */
+	uint16_t len;
+};
+
 struct query_record {
 	uint64_t ts_ns;      /* first byte of the request */
 	uint64_t end_ns;     /* last byte of the response */
@@ -80,6 +101,11 @@ struct query_record {
 	int64_t ints[RI_COUNT];
 	uint8_t status;      /* enum record_status */
 	bool truncated;
+	bool unmaskable;     /* a PII value could not be kept for masking: fields are redacted */
+	uint8_t npii;
+	uint8_t nmasks;
+	struct record_pii pii[RECORD_PII_MAX];
+	struct record_mask masks[RECORD_MASKS_MAX];
 	uint16_t arena_used;
 	char arena[RECORD_ARENA_BYTES];
 };

@@ -163,6 +163,7 @@ static const struct config_key config_keys[] = {
 	       false),
 	KEY_NUM(SECTION_PARSERS, "records", parser_records, 16, 1 << 20, false),
 	KEY_NUM(SECTION_PARSERS, "statements", parser_statements, 16, 1 << 20, false),
+	KEY_STR(SECTION_PARSERS, "pii_rules", pii_rules, NULL),
 };
 
 /*
@@ -228,6 +229,7 @@ void config_defaults(struct config *cfg)
 	cfg->parser_buffer_bytes = 64 * SIZE_KIB;
 	cfg->parser_records = 4096;
 	cfg->parser_statements = 4096;
+	strcpy(cfg->pii_rules, "config/pii.yaml");
 }
 
 /*

@@ -57,6 +57,7 @@ struct config {
 	uint32_t parser_buffer_bytes; /* longest message buffered per connection direction */
 	uint32_t parser_records;      /* records awaiting their response, per worker */
 	uint32_t parser_statements;   /* prepared statements remembered, per worker */
+	char pii_rules[CONFIG_STR_MAX]; /* PII rule catalog (config/pii.yaml); "" = no PII scan */
 
 	/* metrics and stats */
 	char metrics[CONFIG_STR_MAX]; /* HOST:PORT, "" = off */

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 
 #include "engine.h"
+#include "pii/pii.h"
 #include "fingerprint.h"
 #include "parser.h"
 #include "query_record.h"
@@ -200,6 +201,11 @@ static const char *const status_names[] = {
 	[RECORD_INCOMPLETE] = "incomplete",
 };
 
+static const char *const where_names[] = {
+	[VALUE_QUERY] = "query",   [VALUE_PARAM] = "param", [VALUE_RESULT] = "result",
+	[VALUE_HEADER] = "header", [VALUE_BODY] = "body",   [VALUE_KEY] = "value",
+};
+
 struct query_emit {
 	const struct conn *c;
 	const struct parser *parser;
@@ -207,21 +213,98 @@ struct query_emit {
 	enum redact_mode redact;
 };
 
+#define MASKED_FIELD_MAX (RECORD_ARENA_BYTES + 1024)
+
+/*
+ * Writes a field with every PII value the record found in it replaced by its masked form
+ * (redact: pii). The values come from the record's mask list, so a value found in a
+ * parameter is also masked where the query text repeats it.
+ */
+static void write_masked(struct json_writer *w, const struct query_emit *q, const char *s,
+			 size_t len)
+{
+	const struct query_record *rec = q->rec;
+	char out[MASKED_FIELD_MAX];
+	size_t o = 0;
+
+	if (q->redact != REDACT_PII || rec->nmasks == 0) {
+		json_string(w, s, len);
+		return;
+	}
+	for (size_t i = 0; i < len;) {
+		const struct record_mask *hit = NULL;
+
+		for (uint8_t m = 0; m < rec->nmasks; m++) {
+			const struct record_mask *k = &rec->masks[m];
+
+			if (k->len && k->len <= len - i && rec->arena[k->off] == s[i] &&
+			    memcmp(rec->arena + k->off, s + i, k->len) == 0) {
+				hit = k;
+				break;
+			}
+		}
+		if (hit) {
+			if (sizeof(out) - o < 64)
+				break;
+			o += pii_mask(hit->type, (const uint8_t *)rec->arena + hit->off, hit->len,
+				      out + o, sizeof(out) - o);
+			i += hit->len;
+		} else {
+			if (o == sizeof(out))
+				break;
+			out[o++] = s[i++];
+		}
+	}
+	json_string(w, out, o);
+}
+
+static void write_pii(struct json_writer *w, const struct query_record *rec)
+{
+	json_key(w, "pii");
+	json_array_begin(w);
+	for (uint8_t i = 0; i < rec->npii; i++) {
+		const struct record_pii *p = &rec->pii[i];
+
+		json_object_begin(w);
+		json_key(w, "type");
+		json_cstring(w, pii_type_name(p->type));
+		json_key(w, "where");
+		json_cstring(w, where_names[p->where]);
+		json_key(w, "column");
+		if (p->column_len)
+			json_string(w, rec->arena + p->column_off, p->column_len);
+		else
+			json_null(w);
+		json_key(w, "count");
+		json_u64(w, p->count);
+		json_key(w, "confidence");
+		json_double(w, p->confidence, 2);
+		json_key(w, "sample");
+		json_string(w, rec->arena + p->sample_off, p->sample_len);
+		json_object_end(w);
+	}
+	json_array_end(w);
+}
+
 static bool rec_has_str(const struct query_record *rec, enum record_str f)
 {
 	return (rec->str_set & (1u << f)) != 0;
 }
 
-static void write_str_field(struct json_writer *w, const struct query_record *rec,
-			    enum record_str f)
+
+static void write_str_field(struct json_writer *w, const struct query_emit *q, enum record_str f)
 {
+	const struct query_record *rec = q->rec;
+
 	json_key(w, str_names[f]);
-	json_string(w, rec->arena + rec->str_off[f], rec->str_len[f]);
+	write_masked(w, q, rec->arena + rec->str_off[f], rec->str_len[f]);
 }
 
-static void write_list(struct json_writer *w, const struct query_record *rec, enum record_list l,
-		       bool masked)
+/* A list field; `hide` writes "?" for each item (redact: literals, or unmaskable PII). */
+static void write_list(struct json_writer *w, const struct query_emit *q, enum record_list l,
+		       bool hide)
 {
+	const struct query_record *rec = q->rec;
 	uint16_t off = rec->list_first[l];
 
 	json_key(w, list_names[l]);
@@ -230,10 +313,10 @@ static void write_list(struct json_writer *w, const struct query_record *rec, en
 		uint16_t hdr[2];
 
 		memcpy(hdr, rec->arena + off, sizeof(hdr));
-		if (masked)
+		if (hide)
 			json_cstring(w, "?");
 		else
-			json_string(w, rec->arena + off + sizeof(hdr), hdr[0]);
+			write_masked(w, q, rec->arena + off + sizeof(hdr), hdr[0]);
 		off = hdr[1];
 	}
 	json_array_end(w);
@@ -244,7 +327,8 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 	const struct query_emit *q = arg;
 	const struct query_record *rec = q->rec;
 	bool sql = (q->parser->flags & PARSER_F_SQL) != 0;
-	bool literals = q->redact == REDACT_LITERALS;
+	/* a PII value that could not be kept for masking: hide literals rather than leak it */
+	bool literals = q->redact == REDACT_LITERALS || (q->redact == REDACT_PII && rec->unmaskable);
 	char fp[RECORD_ARENA_BYTES];
 	size_t fp_len = 0;
 
@@ -259,11 +343,15 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 			/* redact: literals: the statement's shape is all that leaves the host */
 			json_key(w, "query");
 			json_string(w, fp, fp_len);
+		} else if (literals && rec->unmaskable && f != RS_COMMAND && f != RS_DB &&
+			   f != RS_USER && f != RS_METHOD && f != RS_HOST) {
+			json_key(w, str_names[f]);
+			json_cstring(w, "[redacted]");
 		} else {
-			write_str_field(w, rec, f);
+			write_str_field(w, q, f);
 		}
 		if (f == RS_QUERY && rec->list_count[RL_PARAMS])
-			write_list(w, rec, RL_PARAMS, literals);
+			write_list(w, q, RL_PARAMS, literals);
 		if (f == RS_QUERY && sql) {
 			char hex[17];
 			uint64_t h = fingerprint_hash(fp, fp_len);
@@ -285,11 +373,11 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 		json_i64(w, rec->ints[RI_ROWS]);
 	}
 	if (!rec_has_str(rec, RS_QUERY) && rec->list_count[RL_PARAMS])
-		write_list(w, rec, RL_PARAMS, literals);
+		write_list(w, q, RL_PARAMS, literals);
 	if (rec->list_count[RL_COLUMNS])
-		write_list(w, rec, RL_COLUMNS, false);
+		write_list(w, q, RL_COLUMNS, false);
 	if (rec->list_count[RL_ANSWERS])
-		write_list(w, rec, RL_ANSWERS, false);
+		write_list(w, q, RL_ANSWERS, false);
 	if (rec->int_set & (1u << RI_STATUS_CODE)) {
 		json_key(w, "status_code");
 		json_i64(w, rec->ints[RI_STATUS_CODE]);
@@ -326,6 +414,8 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 		json_key(w, "truncated");
 		json_bool(w, true);
 	}
+	if (rec->npii)
+		write_pii(w, rec);
 	json_object_end(w);
 }
 

@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "pii/pii.h"
 #include "recording.h"
 #include "runtime.h"
 #include "telemetry.h"
@@ -71,9 +72,14 @@ int runtime_create(struct runtime **out, const struct config *cfg,
 	ret = check_memory(rt, err, err_len);
 	if (ret)
 		goto err_source;
+	if (cfg->pii_rules[0]) {
+		ret = pii_engine_load(&rt->pii, cfg->pii_rules, err, err_len);
+		if (ret)
+			goto err_source;
+	}
 	ret = output_open(&rt->out, cfg, rt->nworkers + 1, err, err_len);
 	if (ret)
-		goto err_source;
+		goto err_pii;
 	if (opt->record_path) {
 		ret = recorder_open(&rt->rec, opt->record_path, err, err_len);
 		if (ret)
@@ -104,6 +110,9 @@ err_alloc:
 	return ret;
 err_output:
 	output_close(rt->out);
+err_pii:
+	if (rt->pii)
+		pii_engine_free(rt->pii);
 err_source:
 	rt->source.ops->close(&rt->source);
 	free(rt);
@@ -127,6 +136,8 @@ void runtime_destroy(struct runtime *rt)
 		recorder_close(rt->rec);
 	if (rt->out)
 		output_close(rt->out);
+	if (rt->pii)
+		pii_engine_free(rt->pii);
 	rt->source.ops->close(&rt->source);
 	free(rt);
 }

@@ -27,6 +27,7 @@
 #include "spsc_ring.h"
 
 struct recorder;
+struct pii_engine;
 
 enum reader_counter {
 	READER_CHUNKS,
@@ -87,6 +88,7 @@ struct runtime {
 	struct spsc_ring *queues;
 	struct output *out;
 	struct recorder *rec;
+	struct pii_engine *pii; /* loaded once, read-only, shared by every worker */
 	uint32_t filter_pid;   /* 0 = all */
 	uint32_t filter_port;  /* 0 = all */
 	uint64_t duration_ns;  /* 0 = until a signal or the end of input */

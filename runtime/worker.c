@@ -64,7 +64,8 @@ int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
 	snprintf(label, sizeof(label), "%u", index);
 	err = emitter_init(&w->emit, rt->out, index, rt->cfg->flush_ms, "worker", label);
 	if (!err)
-		err = parse_engine_create(&w->engine, rt->cfg, &w->emit, index, rt->cfg->conn_table);
+		err = parse_engine_create(&w->engine, rt->cfg, &w->emit, rt->pii, index,
+					  rt->cfg->conn_table);
 	if (!err)
 		err = counters_register("worker", label, worker_counter_defs, WORKER_COUNTERS,
 					w->counters);

@@ -14,6 +14,39 @@ trap 'rm -rf "$tmp"' EXIT
 fixtures=(tests/fixtures/postgres/*.bin)
 build/release/tests/tools/fixture_to_wwr "$tmp/pg.wwr" 5432 whole,splits,bytes "${fixtures[@]}"
 check "fixtures converted to a recording" test $? -eq 0
+# default redact (pii): findings on the records, and no raw PII anywhere in the output
+build/release/tests/tools/fixture_to_wwr "$tmp/whole.wwr" 5432 whole "${fixtures[@]}"
+"$WIREWATCH" --source "replay:$tmp/whole.wwr" --workers 1 --output "file:$tmp/pii.ndjson" 2>/dev/null
+check "replay with redact: pii exits 0" test $? -eq 0
+for raw in jane.doe@example.org bob@example.com 4111111111111111; do
+	check "raw value $raw never written" bash -c "! grep -q '$raw' '$tmp/pii.ndjson'"
+done
+python3 - "$tmp/pii.ndjson" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"type":"query"' in l]
+n = 0
+def ok(c, name):
+    global n
+    n += 1
+    print(("ok %d - %s" if c else "not ok %d - %s") % (n, name))
+ins = [r for r in recs if r.get("command") == "INSERT 0 2"]
+ok(len(ins) == 1 and {p["type"] for p in ins[0].get("pii", [])} == {"email", "credit_card"},
+   "INSERT with an email and a card: both found in the query")
+ok(ins and "'j***@e***.org'" in ins[0]["query"] and "****-****-****-1111" in ins[0]["query"],
+   "the query text shows the masked values")
+sel = [r for r in recs if r.get("query") == "SELECT id, email FROM customers WHERE id = 1"]
+ok(sel and sel[0]["pii"] == [{"type": "email", "where": "result", "column": "email", "count": 1,
+                              "confidence": sel[0]["pii"][0]["confidence"], "sample": "j***@e***.org"}]
+   and sel[0]["pii"][0]["confidence"] >= 0.9, "result cell: email in column email, masked sample")
+par = [r for r in recs if r.get("params") and any("@" in p for p in r["params"])]
+ok(par and all(p["type"] == "email" and p["where"] == "param" for r in par for p in r["pii"]),
+   "bind parameter: email found where=param, value masked in params")
+clean = [r for r in recs if r.get("query") == "SELECT count(*) FROM customers"]
+ok(clean and "pii" not in clean[0], "a query without PII has no pii array")
+print("1..%d" % n)
+PY
+check "PII findings on PostgreSQL records" test $? -eq 0
+
 # long pgbench sessions: whole and byte by byte (every split point would be quadratic)
 large=(tests/fixtures/postgres/large/*.bin)
 build/release/tests/tools/fixture_to_wwr "$tmp/large.wwr" 5432 whole,bytes "${large[@]}"

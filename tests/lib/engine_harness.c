@@ -29,7 +29,7 @@ static void setup(void)
 	cfg.parser_statements = 64;
 	if (output_open(&out, &cfg, 1, err, sizeof(err)) || output_start(out) ||
 	    emitter_init(&emit, out, 0, 1000, NULL, NULL) ||
-	    parse_engine_create(&engine, &cfg, &emit, 0, 16) || conn_table_init(&table, 16))
+	    parse_engine_create(&engine, &cfg, &emit, NULL, 0, 16) || conn_table_init(&table, 16))
 		abort();
 	chunk = malloc(sizeof(*chunk) + 65536);
 }

@@ -84,6 +84,7 @@ static void assert_config_equal(const struct config *a, const struct config *b)
 	assert_int_equal(a->parser_buffer_bytes, b->parser_buffer_bytes);
 	assert_int_equal(a->parser_records, b->parser_records);
 	assert_int_equal(a->parser_statements, b->parser_statements);
+	assert_string_equal(a->pii_rules, b->pii_rules);
 }
 
 /* Every field different from its default, and valid: what full.yaml below sets. */
@@ -114,6 +115,7 @@ static void config_full(struct config *cfg)
 	cfg->parser_buffer_bytes = 1 << 20;
 	cfg->parser_records = 100;
 	cfg->parser_statements = 200;
+	strcpy(cfg->pii_rules, "/etc/wirewatch/pii.yaml");
 }
 
 static const char full_yaml[] = "# every key, none at its default\n"
@@ -145,7 +147,8 @@ static const char full_yaml[] = "# every key, none at its default\n"
 				"parsers:\n"
 				"  buffer_bytes: 1MiB\n"
 				"  records: 100\n"
-				"  statements: 200\n";
+				"  statements: 200\n"
+				"  pii_rules: /etc/wirewatch/pii.yaml\n";
 
 struct bad_case {
 	const char *name;
