@@ -44,3 +44,7 @@ echo "== synthetic pipeline (synth -> shards -> conn records -> file), $chunks c
 run 1 1
 run 2 1
 run 2 2
+
+echo
+echo "== parsers on traffic recorded from real servers (one core; records encoded and written)"
+build/release/bench/parse_bench 5432 3 tests/fixtures/postgres/large/*.bin tests/fixtures/postgres/*.bin

@@ -35,7 +35,7 @@
 #define DNS_JUMPS_MAX 32
 #define DNS_PENDING 16
 #define DNS_ANSWERS_MAX 32
-#define DNS_RDATA_TEXT 512
+#define DNS_RDATA_TEXT 1024 /* a long TXT answer is cut here */
 
 enum dns_counter {
 	DNS_MALFORMED,

@@ -7,6 +7,7 @@
  * "(?), (?)" VALUES rows to one, so lists of any length give one fingerprint.
  */
 #include <ctype.h>
+#include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
 #include <strings.h>
@@ -226,4 +227,45 @@ size_t sql_fingerprint(const char *s, size_t len, char *out, size_t cap)
 uint64_t fingerprint_hash(const char *fp, size_t len)
 {
 	return XXH64(fp, len, 0);
+}
+
+#define FP_CACHE_SLOTS 256
+#define FP_CACHE_TEXT 1024 /* longer statements are fingerprinted every time */
+
+struct fp_cache_entry {
+	uint64_t text_hash; /* 0 = empty */
+	uint64_t fp_hash;
+	uint32_t text_len;
+	uint32_t fp_len;
+	char fp[FP_CACHE_TEXT];
+};
+
+/* Owner: one thread each (allocated on its first use, freed at thread exit). */
+static __thread struct fp_cache_entry *fp_cache;
+static __thread char fp_scratch[8192 + 1024];
+
+const char *sql_fingerprint_cached(const char *sql, size_t len, size_t *fp_len, uint64_t *hash)
+{
+	uint64_t h = XXH64(sql, len, 0x6670) | 1;
+	struct fp_cache_entry *e;
+
+	if (!fp_cache)
+		fp_cache = calloc(FP_CACHE_SLOTS, sizeof(*fp_cache));
+	e = fp_cache ? &fp_cache[h % FP_CACHE_SLOTS] : NULL;
+	if (e && e->text_hash == h && e->text_len == len) {
+		*fp_len = e->fp_len;
+		*hash = e->fp_hash;
+		return e->fp;
+	}
+	*fp_len = sql_fingerprint(sql, len, fp_scratch, sizeof(fp_scratch));
+	*hash = fingerprint_hash(fp_scratch, *fp_len);
+	if (e && *fp_len <= FP_CACHE_TEXT) {
+		e->text_hash = h;
+		e->text_len = (uint32_t)len;
+		e->fp_len = (uint32_t)*fp_len;
+		e->fp_hash = *hash;
+		memcpy(e->fp, fp_scratch, *fp_len);
+		return e->fp;
+	}
+	return fp_scratch;
 }

@@ -16,4 +16,11 @@ size_t sql_fingerprint(const char *sql, size_t len, char *out, size_t cap);
 
 uint64_t fingerprint_hash(const char *fp, size_t len);
 
+/*
+ * The fingerprint of sql and its hash, remembered per thread for recently seen statement
+ * texts: prepared statements and ORMs send the same text again and again. Returns a view
+ * valid until the calling thread's next call.
+ */
+const char *sql_fingerprint_cached(const char *sql, size_t len, size_t *fp_len, uint64_t *hash);
+
 #endif

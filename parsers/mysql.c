@@ -504,10 +504,11 @@ static void set_query(struct parse_ctx *ctx, struct query_record *rec, const cha
 	char word[24];
 	size_t n;
 
-	record_set_str(rec, RS_QUERY, q, len);
-	record_value(ctx, rec, VALUE_QUERY, NULL, 0, (const uint8_t *)q, len);
+	/* the command first: a long text may take the rest of the record's arena */
 	if (verb && (n = my_verb(q, len, word, sizeof(word))) > 0)
 		record_set_str(rec, RS_COMMAND, word, n);
+	record_set_str(rec, RS_QUERY, q, len);
+	record_value(ctx, rec, VALUE_QUERY, NULL, 0, (const uint8_t *)q, len);
 }
 
 /* ---- the connection phase ---- */
@@ -823,8 +824,9 @@ static void my_query(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *
 	for (uint32_t i = 0; i < n; i++) {
 		struct query_record *rec = i == 0 && first ? first : cmd_record(ctx, st, c);
 
-		record_set_cstr(rec, RS_COMMAND, "QUERY");
 		set_query(ctx, rec, q + start[i], end[i] - start[i], true);
+		if (rec && !(rec->str_set & (1u << RS_COMMAND)))
+			record_set_cstr(rec, RS_COMMAND, "QUERY");
 	}
 }
 

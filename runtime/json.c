@@ -180,6 +180,23 @@ size_t json_escaped_len(const char *s, size_t len)
 	return out;
 }
 
+/*
+ * Whether any of the 8 bytes needs attention: a control byte, DEL or above (non-ASCII),
+ * a quote or a backslash. Bit tricks from "Bit Twiddling Hacks" (haszero/hasless),
+ * eight bytes per step: most record text is plain ASCII and passes in one test.
+ */
+static int word_needs_escape(uint64_t v)
+{
+	const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+	uint64_t quote = v ^ (ones * '"'), backslash = v ^ (ones * '\\');
+	uint64_t below_space = (v - ones * 0x20) & ~v;
+	uint64_t is_del = ((v ^ (ones * 0x7f)) - ones) & ~(v ^ (ones * 0x7f));
+
+	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | below_space |
+		is_del | v) &
+	       highs ? 1 : 0;
+}
+
 void json_string(struct json_writer *w, const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
@@ -192,6 +209,16 @@ void json_string(struct json_writer *w, const char *s, size_t len)
 		size_t n;
 		const char *e = NULL;
 
+		if (len - i >= 8) {
+			uint64_t v;
+
+			memcpy(&v, p + i, 8);
+			if (!word_needs_escape(v)) {
+				run += 8;
+				i += 8;
+				continue;
+			}
+		}
 		if (p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' && p[i] != '\\') {
 			run++; /* printable ASCII, the common case: no table, no decoding */
 			i++;
@@ -222,10 +249,19 @@ void json_cstring(struct json_writer *w, const char *s)
 	json_string(w, s, strlen(s));
 }
 
-void json_key(struct json_writer *w, const char *key)
+void json_key_n(struct json_writer *w, const char *key, size_t n)
 {
-	json_cstring(w, key);
-	put_char(w, ':');
+	/* keys are names in the program, never captured bytes: no escaping needed */
+	value_prefix(w);
+	if (w->overflow || w->cap - w->len < n + 3) {
+		w->overflow = true;
+		return;
+	}
+	w->buf[w->len] = '"';
+	memcpy(w->buf + w->len + 1, key, n);
+	w->buf[w->len + 1 + n] = '"';
+	w->buf[w->len + 2 + n] = ':';
+	w->len += n + 3;
 	/* the value that follows is part of this member: no comma before it */
 	w->has_member[w->depth] = false;
 }

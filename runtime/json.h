@@ -32,8 +32,14 @@ void json_object_end(struct json_writer *w);
 void json_array_begin(struct json_writer *w);
 void json_array_end(struct json_writer *w);
 
-/* Object members: key then one value call. */
-void json_key(struct json_writer *w, const char *key);
+/* Object members: key then one value call. Keys are program constants, written as is. */
+void json_key_n(struct json_writer *w, const char *key, size_t len);
+
+/* Inline so that the length of a literal key is folded at compile time. */
+static inline void json_key(struct json_writer *w, const char *key)
+{
+	json_key_n(w, key, __builtin_strlen(key));
+}
 
 void json_string(struct json_writer *w, const char *s, size_t len);
 void json_cstring(struct json_writer *w, const char *s);

@@ -329,13 +329,14 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 	bool sql = (q->parser->flags & PARSER_F_SQL) != 0;
 	/* a PII value that could not be kept for masking: hide literals rather than leak it */
 	bool literals = q->redact == REDACT_LITERALS || (q->redact == REDACT_PII && rec->unmaskable);
-	char fp[RECORD_ARENA_BYTES];
+	const char *fp = "";
 	size_t fp_len = 0;
+	uint64_t fp_hash = 0;
 
 	record_write_header(w, rec->ts_ns, "query", q->parser->name, q->c);
 	if (sql && rec_has_str(rec, RS_QUERY))
-		fp_len = sql_fingerprint(rec->arena + rec->str_off[RS_QUERY], rec->str_len[RS_QUERY],
-					 fp, sizeof(fp));
+		fp = sql_fingerprint_cached(rec->arena + rec->str_off[RS_QUERY],
+					    rec->str_len[RS_QUERY], &fp_len, &fp_hash);
 	for (int f = 0; f < RS_ERROR_CODE; f++) {
 		if (!rec_has_str(rec, f))
 			continue;
@@ -354,7 +355,7 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 			write_list(w, q, RL_PARAMS, literals);
 		if (f == RS_QUERY && sql) {
 			char hex[17];
-			uint64_t h = fingerprint_hash(fp, fp_len);
+			uint64_t h = fp_hash;
 
 			for (int i = 15; i >= 0; i--, h >>= 4)
 				hex[i] = "0123456789abcdef"[h & 15];

@@ -5,3 +5,4 @@ FUZZ_TARGETS += $(wildcard tests/fuzz/fuzz_*.c)
 # Tools the tests run: linked with the library like the daemon.
 TOOL_SRCS += tests/tools/fixture_to_wwr.c
 TOOL_SRCS += tests/tools/pcap_mangle.c
+TOOL_SRCS += tests/tools/udp_to_wwr.c

@@ -1,7 +1,7 @@
-/* libFuzzer: the MySQL/MariaDB parser through the real engine (see fuzz_parsers.h). */
-#include "fuzz_parsers.h"
+/* libFuzzer: the MySQL/MariaDB parser through the real engine (see engine_harness.h). */
+#include "tests/lib/engine_harness.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	return fuzz_parsers_run(data, size, 3306);
+	return engine_harness_run(data, size, 3306);
 }

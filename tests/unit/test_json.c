@@ -78,6 +78,29 @@ static void test_every_byte_pair(void **state)
 	}
 }
 
+/* Long strings take the eight-bytes-at-a-time path: every byte value at every position of
+ * a 24-byte string must be escaped exactly as the byte-by-byte reference says. */
+static void test_every_byte_in_long_strings(void **state)
+{
+	char in[24], buf[256];
+
+	(void)state;
+	for (int b = 0; b < 256; b++) {
+		for (size_t pos = 0; pos < sizeof(in); pos++) {
+			char ref[32];
+			const char *out;
+
+			memset(in, 'a', sizeof(in));
+			in[pos] = (char)b;
+			out = encode_string(buf, sizeof(buf), in, sizeof(in));
+			assert_int_equal(strlen(out), json_escaped_len(in, sizeof(in)) + 2);
+			/* the byte's own escape, computed on the short (byte-path) string */
+			encode_string(ref, sizeof(ref), in + pos, 1);
+			assert_memory_equal(out + 1 + pos, ref + 1, strlen(ref) - 2);
+		}
+	}
+}
+
 static void test_structure(void **state)
 {
 	char buf[256];
@@ -132,6 +155,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_every_byte_pair),
+		cmocka_unit_test(test_every_byte_in_long_strings),
 		cmocka_unit_test(test_structure),
 		cmocka_unit_test(test_overflow_never_writes_past_cap),
 	};
