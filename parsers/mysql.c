@@ -30,44 +30,44 @@
 #include "stmt_cache.h"
 #include "wire.h"
 
-#define MY_HEADER 4
-#define MY_PAYLOAD_MAX 0xffffffu /* a payload this long continues in the next packet */
+#define MY_HEADER	     4
+#define MY_PAYLOAD_MAX	     0xffffffu /* a payload this long continues in the next packet */
 #define MY_COMPRESSED_HEADER 7
-#define MY_GREETING_MAX 1024
-#define MY_CMDS 8
-#define MY_COLS 64
-#define MY_PARAMS_MAX 256
-#define MY_STATEMENTS_MAX 32
-#define MY_NAME_MAX 64
-#define MY_CARRY 1024u           /* head of an inner packet cut by a compressed frame */
-#define MY_COM_LOGIN 0xff        /* pseudo command: the connection phase */
-#define MY_STMT_LAST 0xffffffffu /* "the statement prepared last" (MariaDB direct execute) */
-#define MY_TYPE_KNOWN 0x10000u   /* stmt_entry.param_types: the type was sent */
+#define MY_GREETING_MAX	     1024
+#define MY_CMDS		     8
+#define MY_COLS		     64
+#define MY_PARAMS_MAX	     256
+#define MY_STATEMENTS_MAX    32
+#define MY_NAME_MAX	     64
+#define MY_CARRY	     1024u	 /* head of an inner packet cut by a compressed frame */
+#define MY_COM_LOGIN	     0xff	 /* pseudo command: the connection phase */
+#define MY_STMT_LAST	     0xffffffffu /* "the statement prepared last" (MariaDB direct execute) */
+#define MY_TYPE_KNOWN	     0x10000u	 /* stmt_entry.param_types: the type was sent */
 
 /* Capability flags (MySQL "Capabilities Flags", MariaDB "Connection"). */
-#define CLIENT_MYSQL (1u << 0)
-#define CLIENT_CONNECT_WITH_DB (1u << 3)
-#define CLIENT_COMPRESS (1u << 5)
-#define CLIENT_PROTOCOL_41 (1u << 9)
-#define CLIENT_SSL (1u << 11)
-#define CLIENT_SECURE_CONNECTION (1u << 15)
-#define CLIENT_MULTI_STATEMENTS (1u << 16)
-#define CLIENT_PLUGIN_AUTH (1u << 19)
-#define CLIENT_CONNECT_ATTRS (1u << 20)
+#define CLIENT_MYSQL		  (1u << 0)
+#define CLIENT_CONNECT_WITH_DB	  (1u << 3)
+#define CLIENT_COMPRESS		  (1u << 5)
+#define CLIENT_PROTOCOL_41	  (1u << 9)
+#define CLIENT_SSL		  (1u << 11)
+#define CLIENT_SECURE_CONNECTION  (1u << 15)
+#define CLIENT_MULTI_STATEMENTS	  (1u << 16)
+#define CLIENT_PLUGIN_AUTH	  (1u << 19)
+#define CLIENT_CONNECT_ATTRS	  (1u << 20)
 #define CLIENT_PLUGIN_AUTH_LENENC (1u << 21)
-#define CLIENT_SESSION_TRACK (1u << 23)
-#define CLIENT_DEPRECATE_EOF (1u << 24)
-#define CLIENT_ZSTD_COMPRESSION (1u << 26)
-#define CLIENT_QUERY_ATTRIBUTES (1u << 27)
+#define CLIENT_SESSION_TRACK	  (1u << 23)
+#define CLIENT_DEPRECATE_EOF	  (1u << 24)
+#define CLIENT_ZSTD_COMPRESSION	  (1u << 26)
+#define CLIENT_QUERY_ATTRIBUTES	  (1u << 27)
 /* MariaDB extended capabilities: the upper 32 bits, sent in the greeting's reserved bytes */
-#define MARIADB_CLIENT_PROGRESS (1u << 0)
+#define MARIADB_CLIENT_PROGRESS		 (1u << 0)
 #define MARIADB_CLIENT_EXTENDED_METADATA (1u << 3)
 
 /* Server status flags (OK and EOF packets). */
-#define SERVER_MORE_RESULTS_EXISTS 0x0008u
-#define SERVER_STATUS_CURSOR_EXISTS 0x0040u
+#define SERVER_MORE_RESULTS_EXISTS   0x0008u
+#define SERVER_STATUS_CURSOR_EXISTS  0x0040u
 #define SERVER_SESSION_STATE_CHANGED 0x4000u
-#define SESSION_TRACK_SCHEMA 1
+#define SESSION_TRACK_SCHEMA	     1
 
 /* Command bytes (MySQL "Text Protocol" and "Prepared Statements"; MariaDB 0xfa). */
 enum my_com {
@@ -165,12 +165,14 @@ static const struct counter_def my_counter_defs[MY_COUNTERS] = {
 			  "Packets with no command waiting for them"},
 	[MY_SKIPPED_AFTER_ERROR] = {"mysql_skipped_after_error_total",
 				    "Statements of a multi-statement query the server did not run"},
-	[MY_OVERSIZE_SKIPPED] = {"mysql_oversize_total",
-				 "Packets longer than parsers.buffer_bytes (head kept, rest skipped)"},
+	[MY_OVERSIZE_SKIPPED] =
+		{"mysql_oversize_total",
+		 "Packets longer than parsers.buffer_bytes (head kept, rest skipped)"},
 	[MY_ENCRYPTED] = {"mysql_ssl_total", "Connections switched to TLS by an SSL request"},
 	[MY_COMPRESSED] = {"mysql_compressed_total", "Connections using the compressed protocol"},
-	[MY_COMPRESSED_LOST] = {"mysql_compressed_lost_total",
-				"Compressed connections given up (zstd, oversize or corrupt frame)"},
+	[MY_COMPRESSED_LOST] =
+		{"mysql_compressed_lost_total",
+		 "Compressed connections given up (zstd, oversize or corrupt frame)"},
 	[MY_UNKNOWN_STATEMENT] = {"mysql_unknown_statement_total",
 				  "Executions of statements prepared before the capture began"},
 	[MY_COMMANDS_OVERFLOW] = {"mysql_commands_overflow_total",
@@ -178,24 +180,24 @@ static const struct counter_def my_counter_defs[MY_COUNTERS] = {
 };
 
 enum my_phase {
-	MY_PHASE_START,     /* nothing seen yet: the first packet tells where we joined */
+	MY_PHASE_START,	    /* nothing seen yet: the first packet tells where we joined */
 	MY_PHASE_HANDSHAKE, /* greeting seen, the client's handshake response is next */
-	MY_PHASE_AUTH,      /* until the server's OK or ERR (login or COM_CHANGE_USER) */
+	MY_PHASE_AUTH,	    /* until the server's OK or ERR (login or COM_CHANGE_USER) */
 	MY_PHASE_COMMAND,
 };
 
 /* Where the response to the oldest command is. */
 enum my_resp {
-	RESP_FIRST,       /* OK, ERR, EOF, LOCAL INFILE request or a result set's column count */
-	RESP_COLDEFS,     /* column definitions to go */
+	RESP_FIRST,	  /* OK, ERR, EOF, LOCAL INFILE request or a result set's column count */
+	RESP_COLDEFS,	  /* column definitions to go */
 	RESP_COLDEFS_EOF, /* the EOF after them (without CLIENT_DEPRECATE_EOF) */
-	RESP_ROWS,        /* rows up to the terminator */
-	RESP_INFILE,      /* the client sends the file, then the server answers OK or ERR */
+	RESP_ROWS,	  /* rows up to the terminator */
+	RESP_INFILE,	  /* the client sends the file, then the server answers OK or ERR */
 	RESP_PREP_PARAMS, /* COM_STMT_PREPARE: parameter definitions (and EOF) */
-	RESP_PREP_COLS,   /* COM_STMT_PREPARE: column definitions (and EOF) */
-	RESP_FIELDS,      /* COM_FIELD_LIST: definitions up to EOF */
-	RESP_STRING,      /* COM_STATISTICS: one string packet */
-	RESP_STREAM,      /* COM_BINLOG_DUMP: events up to EOF or ERR */
+	RESP_PREP_COLS,	  /* COM_STMT_PREPARE: column definitions (and EOF) */
+	RESP_FIELDS,	  /* COM_FIELD_LIST: definitions up to EOF */
+	RESP_STRING,	  /* COM_STATISTICS: one string packet */
+	RESP_STREAM,	  /* COM_BINLOG_DUMP: events up to EOF or ERR */
 };
 
 struct my_cmd {
@@ -224,7 +226,7 @@ struct my_state {
 	uint8_t seq_next;
 	bool cseq_known;
 	uint8_t cseq_next;
-	bool cont[2];     /* the last packet of dir was 0xffffff bytes: this one continues */
+	bool cont[2];	  /* the last packet of dir was 0xffffff bytes: this one continues */
 	uint32_t skip[2]; /* bytes of an oversize packet still to skip */
 	uint32_t server_caps;
 	uint32_t server_ext;
@@ -237,12 +239,12 @@ struct my_state {
 	char auth[32];
 	char pending_db[MY_NAME_MAX]; /* COM_INIT_DB: the schema once the server says OK */
 	uint64_t pending_resp_bytes;  /* the greeting, before the login record exists */
-	uint32_t req_bytes;           /* request bytes not yet counted into a record */
+	uint32_t req_bytes;	      /* request bytes not yet counted into a record */
 	/* the commands awaiting responses, and where the response to the oldest is */
 	uint8_t cmd_head, cmd_count;
 	struct my_cmd cmds[MY_CMDS];
 	uint8_t resp;
-	bool binary;      /* rows of the current result in the binary protocol */
+	bool binary;	  /* rows of the current result in the binary protocol */
 	bool result_rows; /* the current record had a result set */
 	uint16_t defs_left;
 	uint16_t ncols;
@@ -378,8 +380,7 @@ static void record_identity(struct my_state *st, struct query_record *rec)
 }
 
 /* A new record of command c with the connection's identity fields. */
-static struct query_record *cmd_record(struct parse_ctx *ctx, struct my_state *st,
-				       struct my_cmd *c)
+static struct query_record *cmd_record(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *c)
 {
 	struct query_record *rec;
 
@@ -721,7 +722,8 @@ static void my_auth_response(struct parse_ctx *ctx, struct my_state *st, const u
 		if (!w.bad && n)
 			copy_name(st->auth, &st->auth_len, sizeof(st->auth), plugin, n);
 		else if (p[0] == 0xfe && have == 1) /* the old switch: mysql_old_password */
-			copy_name(st->auth, &st->auth_len, sizeof(st->auth), "mysql_old_password", 18);
+			copy_name(st->auth, &st->auth_len, sizeof(st->auth), "mysql_old_password",
+				  18);
 		return;
 	default: /* AuthMoreData (caching_sha2_password fast/full auth, keys): nothing kept */
 		return;
@@ -794,8 +796,7 @@ static void my_params(struct parse_ctx *ctx, struct my_state *st, struct query_r
 }
 
 /* COM_QUERY: one record per statement; query attributes (MySQL 8) come first. */
-static void my_query(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *c,
-		     struct wire *w)
+static void my_query(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *c, struct wire *w)
 {
 	uint32_t start[MY_STATEMENTS_MAX], end[MY_STATEMENTS_MAX], n = 1;
 	struct query_record *first = NULL;
@@ -808,8 +809,8 @@ static void my_query(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *
 		my_lenenc(w, NULL); /* parameter sets: always 1 */
 		if (count && !w->bad) {
 			first = cmd_record(ctx, st, c);
-			my_params(ctx, st, first, w, (uint32_t)(count < 65536 ? count : 65535), NULL,
-				  true, MY_STMT_LAST);
+			my_params(ctx, st, first, w, (uint32_t)(count < 65536 ? count : 65535),
+				  NULL, true, MY_STMT_LAST);
 		}
 	}
 	qlen = wire_left(w);
@@ -831,8 +832,7 @@ static void my_query(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *
 }
 
 /* COM_STMT_EXECUTE: the statement's text from the cache, its parameters as text. */
-static void my_execute(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *c,
-		       struct wire *w)
+static void my_execute(struct parse_ctx *ctx, struct my_state *st, struct my_cmd *c, struct wire *w)
 {
 	uint32_t id = wire_u32le(w), nparams;
 	uint8_t flags = wire_u8(w);
@@ -918,8 +918,7 @@ static void my_unanswered_stmt(struct parse_ctx *ctx, struct my_state *st, uint8
 }
 
 /* A command packet (sequence 0): the record(s) it makes, and what its response is. */
-static void my_command(struct parse_ctx *ctx, struct my_state *st, const uint8_t *p,
-		       uint32_t have)
+static void my_command(struct parse_ctx *ctx, struct my_state *st, const uint8_t *p, uint32_t have)
 {
 	struct wire w = wire_init(p + 1, have - 1);
 	uint8_t com = p[0];
@@ -1183,7 +1182,8 @@ static void result_row(struct parse_ctx *ctx, struct my_state *st, struct query_
 		}
 		if (!v)
 			break;
-		record_value(ctx, rec, VALUE_RESULT, col, col ? col_len : 0, (const uint8_t *)v, len);
+		record_value(ctx, rec, VALUE_RESULT, col, col ? col_len : 0, (const uint8_t *)v,
+			     len);
 	}
 }
 
@@ -1201,7 +1201,7 @@ static uint16_t my_ok(struct my_state *st, struct wire *w, uint32_t plen, uint64
 
 	wire_u8(w);
 	*affected = 0;
-	if (plen < 7) { /* EOF */
+	if (plen < 7) {	       /* EOF */
 		wire_u16le(w); /* warnings */
 		return wire_u16le(w);
 	}
@@ -1263,7 +1263,8 @@ static void result_start(struct parse_ctx *ctx, struct my_state *st, struct quer
 	}
 	if (c->com == COM_STMT_EXECUTE)
 		cached_columns(ctx, st, rec, c->stmt_id);
-	st->resp = st->caps_known && (st->caps & CLIENT_DEPRECATE_EOF) ? RESP_ROWS : RESP_COLDEFS_EOF;
+	st->resp =
+		st->caps_known && (st->caps & CLIENT_DEPRECATE_EOF) ? RESP_ROWS : RESP_COLDEFS_EOF;
 }
 
 /* COM_STMT_PREPARE_OK ("COM_STMT_PREPARE Response"): the id the statement is known by. */
@@ -1436,7 +1437,7 @@ static void my_result(struct parse_ctx *ctx, struct my_state *st, const uint8_t 
 			return;
 		}
 		st->resp = RESP_ROWS; /* no EOF after all (joined mid-stream) */
-		/* fall through */
+				      /* fall through */
 	case RESP_ROWS:
 		if (is_terminator(p, have, big)) {
 			result_end(ctx, st, rec, p, have, plen, false);
@@ -1522,7 +1523,8 @@ static void my_response(struct parse_ctx *ctx, struct my_state *st, uint8_t seq,
 			st->phase = MY_PHASE_HANDSHAKE;
 			return;
 		}
-		st->phase = seq == 0 && have && p[0] == 0xff ? MY_PHASE_HANDSHAKE : MY_PHASE_COMMAND;
+		st->phase =
+			seq == 0 && have && p[0] == 0xff ? MY_PHASE_HANDSHAKE : MY_PHASE_COMMAND;
 	}
 	switch (st->phase) {
 	case MY_PHASE_HANDSHAKE:
@@ -1548,8 +1550,8 @@ static void my_response(struct parse_ctx *ctx, struct my_state *st, uint8_t seq,
 static void my_packet(struct parse_ctx *ctx, struct my_state *st, enum dir dir, uint8_t seq,
 		      const uint8_t *p, uint32_t have, uint32_t plen, uint32_t wire_bytes)
 {
-	bool command = dir == DIR_REQUEST && seq == 0 && st->phase == MY_PHASE_COMMAND &&
-		       !st->cont[dir];
+	bool command =
+		dir == DIR_REQUEST && seq == 0 && st->phase == MY_PHASE_COMMAND && !st->cont[dir];
 	bool continued = st->cont[dir];
 
 	if (!command && st->seq_known && seq != st->seq_next)

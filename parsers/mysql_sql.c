@@ -94,8 +94,8 @@ static size_t fmt_datetime(struct wire *w, uint8_t type, char *out, size_t cap)
 	if (type == MY_TYPE_DATE || type == MY_TYPE_NEWDATE)
 		len = snprintf(out, cap, "%04u-%02u-%02u", year, month, day);
 	else if (n == 11)
-		len = snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u.%06" PRIu32, year, month, day,
-			       hour, minute, second, micro);
+		len = snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u.%06" PRIu32, year, month,
+			       day, hour, minute, second, micro);
 	else
 		len = snprintf(out, cap, "%04u-%02u-%02u %02u:%02u:%02u", year, month, day, hour,
 			       minute, second);
@@ -129,8 +129,8 @@ static size_t fmt_time(struct wire *w, char *out, size_t cap)
 	return fmt_len(len, cap);
 }
 
-const char *my_binary_value(uint8_t type, int is_unsigned, struct wire *w, char *out,
-			    size_t cap, size_t *len)
+const char *my_binary_value(uint8_t type, int is_unsigned, struct wire *w, char *out, size_t cap,
+			    size_t *len)
 {
 	int n = -1;
 
@@ -226,8 +226,9 @@ static size_t skip_quoted(const char *q, size_t len, size_t i)
 				i++;
 		return i < len ? i : len - 1;
 	}
-	if (c == '#' || (c == '-' && i + 2 < len && q[i + 1] == '-' &&
-			 (q[i + 2] == ' ' || q[i + 2] == '\t' || q[i + 2] == '\n' || q[i + 2] == '\r'))) {
+	if (c == '#' ||
+	    (c == '-' && i + 2 < len && q[i + 1] == '-' &&
+	     (q[i + 2] == ' ' || q[i + 2] == '\t' || q[i + 2] == '\n' || q[i + 2] == '\r'))) {
 		while (i + 1 < len && q[i + 1] != '\n')
 			i++;
 		return i;
@@ -276,7 +277,8 @@ uint32_t my_split(const char *q, size_t len, uint32_t start[], uint32_t end[], u
 			while (b > a && is_space(q[b - 1]))
 				b--;
 			if (n == max) {
-				end[n - 1] = b; /* more statements than slots: the last takes the rest */
+				end[n - 1] =
+					b; /* more statements than slots: the last takes the rest */
 			} else {
 				start[n] = a;
 				end[n] = b;

@@ -56,8 +56,8 @@ const char *my_lenenc_str(struct wire *w, size_t *len);
  * w: a view of its text, either into the packet (strings) or into out[cap] (numbers,
  * dates). NULL when the type's length is unknown or the value runs past the end.
  */
-const char *my_binary_value(uint8_t type, int is_unsigned, struct wire *w, char *out,
-			    size_t cap, size_t *len);
+const char *my_binary_value(uint8_t type, int is_unsigned, struct wire *w, char *out, size_t cap,
+			    size_t *len);
 
 /*
  * Splits a multi-statement COM_QUERY at top-level semicolons (outside quotes, backticks

@@ -128,8 +128,8 @@ int main(int argc, char **argv)
 	b[0].buffer_type = MYSQL_TYPE_LONG;
 	b[0].buffer = &id;
 	mysql_stmt_bind_param(fail, b);
-	expect(run(fail) == -1 && mysql_stmt_errno(fail) == 1146, "execute on a dropped table: 1146",
-	       m, fail);
+	expect(run(fail) == -1 && mysql_stmt_errno(fail) == 1146,
+	       "execute on a dropped table: 1146", m, fail);
 	mysql_stmt_close(fail);
 
 	/* one COM_QUERY, three statements, three results */

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# HTTP/1.1 end to end: a real nginx on loopback driven by curl (keep-alive across many
+# requests, HEAD, POST with 100-continue, chunked upload, 404, 204, 304, HTTP/1.0) and a
+# pipelining client, captured with tcpdump; wirewatch reads the capture (--source pcap:)
+# and must report every request once with its status, and exactly the requests and
+# status codes tshark decodes from the same capture (differential).
+set -u
+cd "$(dirname "$0")/../.."
+. tests/lib/tap.sh
+. tests/lib/nginx.sh
+tmp=$(mktemp -d)
+port=$((46000 + RANDOM % 2000))
+cleanup() { [ -n "${dump_pid:-}" ] && kill "$dump_pid" 2>/dev/null; nginx_stop; rm -rf "$tmp"; }
+trap cleanup EXIT
+
+nginx_start "$port" || { not_ok "nginx starts on port $port"; tap_done; exit 1; }
+ok "nginx starts on port $port"
+tcpdump -i lo -s 0 -U -w "$tmp/http.pcap" "tcp port $port" 2>"$tmp/tcpdump.err" &
+dump_pid=$!
+for _ in $(seq 50); do grep -q listening "$tmp/tcpdump.err" && break; sleep 0.1; done
+
+u=http://127.0.0.1:$port
+args=()
+for i in $(seq 1 40); do args+=(--next -s -o /dev/null "$u/index.html?i=$i"); done
+curl -s -o /dev/null "$u/data.json" "${args[@]}"
+check "curl: 41 requests on one connection" test $? -eq 0
+curl -s -o /dev/null -I "$u/data.json" --next -s -o /dev/null "$u/missing" --next -s -o /dev/null "$u/empty" \
+	--next -s -o /dev/null -H "Expect: 100-continue" --data-binary "@tests/fixtures/http/record.sh" "$u/echo" \
+	--next -s -o /dev/null -H "Transfer-Encoding: chunked" --data-binary "name=jane" "$u/echo"
+curl -s -o /dev/null --http1.0 "$u/chunked"
+etag=$(curl -s -D - -o /dev/null "$u/index.html" | tr -d '\r' | sed -n 's/^ETag: //Ip')
+curl -s -o /dev/null -H "If-None-Match: $etag" "$u/index.html"
+python3 - "$port" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+req = "".join("GET /chunked?p=%d HTTP/1.1\r\nHost: wirewatch.test\r\n\r\n" % i for i in range(10))
+s.sendall(req.encode())
+buf = b""
+while buf.count(b"0\r\n\r\n") < 10:
+    buf += s.recv(65536)
+s.close()
+PY
+check "pipelining client ran" test $? -eq 0
+capture_stop "$dump_pid" "$tmp/http.pcap"; dump_pid=
+check "tcpdump captured every packet" grep -q "^0 packets dropped by kernel" "$tmp/tcpdump.err"
+
+"$WIREWATCH" --source "pcap:$tmp/http.pcap" --redact none --workers 2 \
+	--output "file:$tmp/out.ndjson" 2>"$tmp/ww.err"
+check "wirewatch reads the capture" test $? -eq 0
+tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -Y http.request -T fields \
+	-e http.request.method -e http.request.uri 2>/dev/null >"$tmp/tshark_req.txt"
+tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -Y "http.response" -T fields \
+	-e http.response.code 2>/dev/null >"$tmp/tshark_resp.txt"
+check "tshark decodes the same capture" test -s "$tmp/tshark_req.txt"
+
+python3 - "$tmp/out.ndjson" "$tmp/tshark_req.txt" "$tmp/tshark_resp.txt" <<'PY'
+import json, sys, collections
+recs = [json.loads(l) for l in open(sys.argv[1])]
+q = [r for r in recs if r["type"] == "query" and r["proto"] == "http"]
+n = 0
+def ok(cond, name):
+    global n
+    n += 1
+    print(("ok %d - %s" if cond else "not ok %d - %s") % (n, name))
+def one(**want):
+    return [r for r in q if all(r.get(k) == v for k, v in want.items())]
+ok(len([r for r in q if r["path"].startswith("/index.html?i=")]) == 40, "40 keep-alive requests, once each")
+ok(len(one(method="HEAD", path="/data.json", status_code=200)) == 1, "HEAD once")
+ok(len(one(path="/missing", status_code=404, status="error")) == 1, "404 once, an error")
+ok(len(one(path="/empty", status_code=204)) == 1, "204 once")
+posts = one(method="POST", path="/echo")
+ok(len(posts) == 2 and all(r["status_code"] == 200 for r in posts), "100-continue and chunked POSTs answered 200")
+ok(len(one(path="/chunked", status_code=200)) == 1, "HTTP/1.0 close-delimited response")
+ok(len(one(path="/index.html", status_code=304)) == 1, "conditional GET: 304")
+ok(sorted(r["path"] for r in q if r["path"].startswith("/chunked?p=")) ==
+   sorted("/chunked?p=%d" % i for i in range(10)), "10 pipelined requests, each paired")
+ok(not [r for r in q if r["status"] == "incomplete"], "no incomplete records")
+ours = collections.Counter((r["method"], r["path"]) for r in q)
+theirs = collections.Counter(tuple(l.rstrip("\n").split("\t")) for l in open(sys.argv[2]) if l.strip())
+ok(ours == theirs, f"same requests as tshark ({sum(theirs.values())})" +
+   ("" if ours == theirs else f"; diff {list((ours - theirs).items())[:3]} / {list((theirs - ours).items())[:3]}"))
+ours_codes = collections.Counter(str(r["status_code"]) for r in q if "status_code" in r)
+theirs_codes = collections.Counter(l.strip() for l in open(sys.argv[3]) if l.strip() and l.strip() != "100")
+ok(ours_codes == theirs_codes, f"same final status codes as tshark {dict(theirs_codes)}")
+print("1..%d" % n)
+PY
+check "records match what the clients did" test $? -eq 0
+tap_done
