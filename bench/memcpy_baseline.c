@@ -11,7 +11,7 @@
 #include "emit.h"
 #include "synth_vectors.h"
 
-#define SLOTS 4096
+#define SLOTS	   4096
 #define SLOT_BYTES 16384
 
 int main(int argc, char **argv)

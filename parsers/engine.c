@@ -18,28 +18,31 @@
 #include "pii/pii.h"
 #include "stmt_cache.h"
 
-#define SLOT_NONE UINT32_MAX
-#define DETECT_TRIES_MAX 4     /* chunks nobody claims before a connection is unknown */
-#define PENDING_MAX 64         /* pipelined requests per connection awaiting responses */
-#define STATE_SLAB_BLOCK 256   /* parser states allocated together when the slab grows */
-#define DETECT_CONFIDENT 50    /* a score this high wins without waiting for undecided */
+#define SLOT_NONE	 UINT32_MAX
+#define DETECT_TRIES_MAX 4   /* chunks nobody claims before a connection is unknown */
+#define PENDING_MAX	 64  /* pipelined requests per connection awaiting responses */
+#define STATE_SLAB_BLOCK 256 /* parser states allocated together when the slab grows */
+#define DETECT_CONFIDENT 50  /* a score this high wins without waiting for undecided */
 
 static const struct counter_def engine_counter_defs[ENGINE_COUNTERS] = {
 	[ENGINE_DETECT_UNKNOWN] = {"parser_unknown_total",
 				   "Connections no parser claimed (conn records only)"},
-	[ENGINE_BUFFERS_EXHAUSTED] = {"parser_buffers_exhausted_total",
-				      "Stream buffers wanted when the pool was empty (parsing stopped)"},
+	[ENGINE_BUFFERS_EXHAUSTED] =
+		{"parser_buffers_exhausted_total",
+		 "Stream buffers wanted when the pool was empty (parsing stopped)"},
 	[ENGINE_RECORDS_EXHAUSTED] = {"parser_records_exhausted_total",
 				      "Requests not reported: the record pool was empty"},
 	[ENGINE_PENDING_OVERFLOW] = {"parser_pending_overflow_total",
 				     "Requests not reported: too many awaiting responses on one "
 				     "connection"},
-	[ENGINE_OVERSIZE] = {"parser_oversize_total",
-			     "Parsers that asked to buffer more than parsers.buffer_bytes (stopped)"},
+	[ENGINE_OVERSIZE] =
+		{"parser_oversize_total",
+		 "Parsers that asked to buffer more than parsers.buffer_bytes (stopped)"},
 	[ENGINE_UDP_TRUNCATED] = {"parser_udp_truncated_total",
 				  "Datagrams whose message did not end inside the datagram"},
-	[ENGINE_STMT_EVICTED] = {"parser_statements_evicted_total",
-				 "Prepared statements forgotten to make room (least recently used)"},
+	[ENGINE_STMT_EVICTED] =
+		{"parser_statements_evicted_total",
+		 "Prepared statements forgotten to make room (least recently used)"},
 	[ENGINE_PII_FINDINGS] = {"pii_findings_total", "PII values found in traffic"},
 	[ENGINE_PII_OVERFLOW] = {"pii_record_overflow_total",
 				 "PII findings beyond what one record summarises (counted, fields "
@@ -162,7 +165,8 @@ int parse_engine_create(struct parse_engine **out, const struct config *cfg, str
 	if (pii)
 		eng->pii_scratch = pii_scratch_new(pii);
 	if (!eng->records || !eng->buf_mem || !eng->free_bufs || !eng->state_blocks ||
-	    (pii && !eng->pii_scratch) || stmt_cache_create(&eng->stmts, cfg->parser_statements) < 0) {
+	    (pii && !eng->pii_scratch) ||
+	    stmt_cache_create(&eng->stmts, cfg->parser_statements) < 0) {
 		parse_engine_destroy(eng);
 		return -ENOMEM;
 	}
@@ -433,7 +437,7 @@ void record_add_bytes(struct query_record *rec, enum dir dir, uint64_t n)
 
 /* The PII context of a value: where it was seen and what the protocol is. */
 static enum pii_context_kind value_context(const struct parse_ctx *ctx, enum value_where where,
-					  const uint8_t *p, size_t len)
+					   const uint8_t *p, size_t len)
 {
 	bool sql = ctx->parser && (ctx->parser->flags & PARSER_F_SQL);
 	size_t i = 0;
@@ -498,14 +502,13 @@ static void record_mask_add(struct query_record *rec, enum pii_type type, const 
 		if (rec->masks[i].len == len && memcmp(rec->arena + rec->masks[i].off, v, len) == 0)
 			return;
 	off = rec->nmasks < RECORD_MASKS_MAX && len < UINT16_MAX ? arena_put_whole(rec, v, len)
-								   : -1;
+								 : -1;
 	if (off < 0) {
 		rec->unmaskable = true; /* fields are redacted wholesale rather than leak it */
 		return;
 	}
-	rec->masks[rec->nmasks++] = (struct record_mask){.type = (uint8_t)type,
-							 .off = (uint16_t)off,
-							 .len = (uint16_t)len};
+	rec->masks[rec->nmasks++] = (struct record_mask){
+		.type = (uint8_t)type, .off = (uint16_t)off, .len = (uint16_t)len};
 }
 
 static int pii_found(const struct pii_finding *f, void *arg)
@@ -567,8 +570,8 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
 		 v.column_len, p, len, pii_found, &v);
 }
 
-const char *record_list_next(const struct query_record *rec, enum record_list l,
-			     uint32_t *cursor, size_t *len)
+const char *record_list_next(const struct query_record *rec, enum record_list l, uint32_t *cursor,
+			     size_t *len)
 {
 	uint16_t hdr[2];
 	uint32_t off;
@@ -605,7 +608,6 @@ void parse_stmt_forget(struct parse_ctx *ctx, const void *name, size_t len)
 
 	stmt_cache_forget(ctx->eng->stmts, stmt_key(c->key, c->generation, name, len));
 }
-
 
 uint32_t parse_max_message(const struct parse_ctx *ctx)
 {
@@ -651,8 +653,7 @@ static void ctx_init(struct parse_ctx *ctx, struct parse_engine *eng, struct con
 }
 
 /* The parser is done with this connection: finish what is pending, free its state. */
-static void conn_detach(struct parse_engine *eng, struct parse_ctx *ctx,
-			enum conn_parse_state why)
+static void conn_detach(struct parse_engine *eng, struct parse_ctx *ctx, enum conn_parse_state why)
 {
 	struct conn_parse *cp = &ctx->conn->parse;
 	struct query_record *rec;
@@ -680,8 +681,8 @@ static int64_t parser_run(struct parse_engine *eng, struct parse_ctx *ctx, enum 
 	uint32_t off = 0;
 
 	while (off < len) {
-		struct parse_result r = parser->on_data(ctx, ctx->conn->parse.pstate, dir, p + off,
-							len - off);
+		struct parse_result r =
+			parser->on_data(ctx, ctx->conn->parse.pstate, dir, p + off, len - off);
 
 		if (r.status == PARSE_LOST || r.consumed > len - off || ctx->give_up ||
 		    (r.status == PARSE_OK && r.consumed == 0))
@@ -765,8 +766,8 @@ static bool parser_has_port(const struct parser *p, uint16_t port)
 	return false;
 }
 
-static void conn_attach(struct parse_engine *eng, struct parse_ctx *ctx, uint32_t parser,
-			int score, enum dir dir, bool datagram)
+static void conn_attach(struct parse_engine *eng, struct parse_ctx *ctx, uint32_t parser, int score,
+			enum dir dir, bool datagram)
 {
 	struct conn_parse *cp = &ctx->conn->parse;
 	enum dir other = dir == DIR_REQUEST ? DIR_RESPONSE : DIR_REQUEST;

@@ -31,13 +31,13 @@ enum conn_parse_state {
 #define CONN_PARSE_NO_BUFFER UINT32_MAX
 
 struct conn_parse {
-	uint8_t state;      /* enum conn_parse_state */
-	uint8_t parser;     /* index into parsers[] when attached */
+	uint8_t state;	    /* enum conn_parse_state */
+	uint8_t parser;	    /* index into parsers[] when attached */
 	uint8_t confidence; /* the winning detect score */
 	uint8_t detect_tries;
-	bool encrypted;     /* switched to TLS we cannot see into */
-	void *pstate;       /* parser state, parser->state_size bytes */
-	uint32_t buf[2];    /* stream buffer per direction, or CONN_PARSE_NO_BUFFER */
+	bool encrypted;	 /* switched to TLS we cannot see into */
+	void *pstate;	 /* parser state, parser->state_size bytes */
+	uint32_t buf[2]; /* stream buffer per direction, or CONN_PARSE_NO_BUFFER */
 	uint32_t buf_len[2];
 	uint32_t pending_head; /* oldest waiting record (slot number), UINT32_MAX = none */
 	uint32_t pending_tail;

@@ -86,7 +86,8 @@ static size_t skip_dollar(const char *s, size_t len, size_t i)
 
 	while (tag_end < len && (isalnum((unsigned char)s[tag_end]) || s[tag_end] == '_'))
 		tag_end++;
-	if (tag_end >= len || s[tag_end] != '$' || (tag_end > i + 1 && isdigit((unsigned char)s[i + 1])))
+	if (tag_end >= len || s[tag_end] != '$' ||
+	    (tag_end > i + 1 && isdigit((unsigned char)s[i + 1])))
 		return 0;
 	size_t tag_len = tag_end - i + 1;
 
@@ -154,10 +155,10 @@ size_t sql_fingerprint(const char *s, size_t len, char *out, size_t cap)
 		if (space && o.len > 0 && o.p[o.len - 1] != '(' && c != ')' && c != ',')
 			out_char(&o, ' ');
 		space = false;
-		if (c == '\'' || ((c == 'E' || c == 'e' || c == 'N' || c == 'n' || c == 'X' ||
-				   c == 'x' || c == 'B' || c == 'b') &&
-				  i + 1 < len && s[i + 1] == '\'' &&
-				  (i == 0 || !is_ident_char(s[i - 1])))) {
+		if (c == '\'' ||
+		    ((c == 'E' || c == 'e' || c == 'N' || c == 'n' || c == 'X' || c == 'x' ||
+		      c == 'B' || c == 'b') &&
+		     i + 1 < len && s[i + 1] == '\'' && (i == 0 || !is_ident_char(s[i - 1])))) {
 			i = skip_quoted(s, len, c == '\'' ? i : i + 1, '\'');
 			out_char(&o, '?');
 			collapse_lists(&o);
@@ -230,7 +231,7 @@ uint64_t fingerprint_hash(const char *fp, size_t len)
 }
 
 #define FP_CACHE_SLOTS 256
-#define FP_CACHE_TEXT 1024 /* longer statements are fingerprinted every time */
+#define FP_CACHE_TEXT  1024 /* longer statements are fingerprinted every time */
 
 struct fp_cache_entry {
 	uint64_t text_hash; /* 0 = empty */

@@ -31,7 +31,7 @@ struct parse_result {
 
 /* Detection answers. */
 #define DETECT_NEED_MORE (-1)
-#define DETECT_NOT_MINE 0
+#define DETECT_NOT_MINE	 0
 /* 1..100: confidence that the bytes are this protocol */
 
 struct parse_ctx;
@@ -43,7 +43,7 @@ enum parser_flags {
 
 struct parser {
 	const char *name;      /* the record's `proto` */
-	uint32_t flags;        /* enum parser_flags */
+	uint32_t flags;	       /* enum parser_flags */
 	const uint16_t *ports; /* well-known ports, 0-terminated: a tie-break only */
 	uint32_t state_size;   /* per connection, zeroed on attach */
 	int (*detect)(const uint8_t *p, uint32_t len, enum dir dir);
@@ -113,8 +113,8 @@ void record_add_bytes(struct query_record *rec, enum dir dir, uint64_t n);
  * Walks a list field: start with *cursor = 0; returns each item (length in *len) and
  * NULL after the last.
  */
-const char *record_list_next(const struct query_record *rec, enum record_list l,
-			     uint32_t *cursor, size_t *len);
+const char *record_list_next(const struct query_record *rec, enum record_list l, uint32_t *cursor,
+			     size_t *len);
 /* A string field as set so far (len 0 when unset). */
 const char *record_get_str(const struct query_record *rec, enum record_str f, size_t *len);
 

@@ -22,15 +22,15 @@
 #include "stmt_cache.h"
 #include "wire.h"
 
-#define PG_PROTOCOL_3 196608u
-#define PG_SSL_REQUEST 80877103u
+#define PG_PROTOCOL_3	  196608u
+#define PG_SSL_REQUEST	  80877103u
 #define PG_GSSENC_REQUEST 80877104u
 #define PG_CANCEL_REQUEST 80877102u
-#define PG_STARTUP_MAX 10000u
-#define PG_GROUPS 64
+#define PG_STARTUP_MAX	  10000u
+#define PG_GROUPS	  64
 #define PG_STATEMENTS_MAX 64
-#define PG_NAME_MAX 64
-#define PG_BIND_BYTES 2048
+#define PG_NAME_MAX	  64
+#define PG_BIND_BYTES	  2048
 
 enum pg_counter {
 	PG_MALFORMED,
@@ -43,13 +43,15 @@ enum pg_counter {
 };
 
 static const struct counter_def pg_counter_defs[PG_COUNTERS] = {
-	[PG_MALFORMED] = {"postgres_malformed_total", "Messages whose fields did not fit their length"},
+	[PG_MALFORMED] = {"postgres_malformed_total",
+			  "Messages whose fields did not fit their length"},
 	[PG_UNKNOWN_MESSAGE] = {"postgres_unknown_message_total",
 				"Unknown message types (connection given up)"},
 	[PG_SKIPPED_AFTER_ERROR] = {"postgres_skipped_after_error_total",
 				    "Statements the server skipped after an error in their batch"},
-	[PG_OVERSIZE_SKIPPED] = {"postgres_oversize_total",
-				 "Messages longer than parsers.buffer_bytes (head kept, rest skipped)"},
+	[PG_OVERSIZE_SKIPPED] =
+		{"postgres_oversize_total",
+		 "Messages longer than parsers.buffer_bytes (head kept, rest skipped)"},
 	[PG_UNMATCHED] = {"postgres_unmatched_responses_total",
 			  "Responses with no request waiting for them"},
 	[PG_ENCRYPTED] = {"postgres_ssl_total", "Connections switched to TLS by SSLRequest"},
@@ -61,30 +63,30 @@ enum pg_phase {
 };
 
 struct pg_group {
-	uint16_t records;  /* records of this group not yet finished */
-	bool error;        /* an ErrorResponse arrived: the rest up to Sync was skipped */
-	bool unreported;   /* a record could not be allocated: responses are not paired */
+	uint16_t records; /* records of this group not yet finished */
+	bool error;	  /* an ErrorResponse arrived: the rest up to Sync was skipped */
+	bool unreported;  /* a record could not be allocated: responses are not paired */
 };
 
 struct pg_state {
 	uint8_t phase;
-	uint8_t ssl_requested;  /* SSLRequest (1) or GSSENCRequest (2) awaits its one-byte reply */
-	bool ext_open;          /* extended-protocol messages since the last Sync */
-	bool ext_executed;      /* an Execute in the open batch */
+	uint8_t ssl_requested; /* SSLRequest (1) or GSSENCRequest (2) awaits its one-byte reply */
+	bool ext_open;	       /* extended-protocol messages since the last Sync */
+	bool ext_executed;     /* an Execute in the open batch */
 	bool bind_valid;
 	uint8_t user_len, db_len, app_len, auth_len, parse_name_len, bind_stmt_len;
 	uint8_t skip_type[2];
-	uint32_t skip[2];       /* bytes of an oversize message still to skip */
+	uint32_t skip[2]; /* bytes of an oversize message still to skip */
 	char user[PG_NAME_MAX];
 	char db[PG_NAME_MAX];
 	char app[PG_NAME_MAX];
 	char auth[32];
-	char parse_name[PG_NAME_MAX];  /* the last Parse of the open batch */
-	bool parse_pending;            /* a Parse in the open batch not followed by Execute */
+	char parse_name[PG_NAME_MAX]; /* the last Parse of the open batch */
+	bool parse_pending;	      /* a Parse in the open batch not followed by Execute */
 	char bind_stmt[PG_NAME_MAX];
 	uint16_t bind_count;
 	uint16_t bind_len;
-	char bind[PG_BIND_BYTES];      /* rendered parameters: u16 length, bytes; repeated */
+	char bind[PG_BIND_BYTES];   /* rendered parameters: u16 length, bytes; repeated */
 	uint32_t pending_req_bytes; /* Parse/Bind/Describe bytes before the record exists */
 	uint8_t group_head;
 	uint8_t group_count;
@@ -262,8 +264,8 @@ static void pg_startup(struct parse_ctx *ctx, struct pg_state *st, struct wire *
 	record_set_cstr(rec, RS_COMMAND, "LOGIN");
 }
 
-static struct parse_result pg_untyped(struct parse_ctx *ctx, struct pg_state *st,
-				      const uint8_t *p, uint32_t len)
+static struct parse_result pg_untyped(struct parse_ctx *ctx, struct pg_state *st, const uint8_t *p,
+				      uint32_t len)
 {
 	struct wire w = wire_init(p, len);
 	uint32_t msg_len, code;
@@ -349,10 +351,12 @@ static uint32_t pg_split(const char *q, size_t len, uint32_t start[], uint32_t e
 		if (content) {
 			uint32_t a = s, b = (uint32_t)(i < len ? i : len);
 
-			while (a < b && (q[a] == ' ' || q[a] == '\n' || q[a] == '\t' || q[a] == '\r'))
+			while (a < b &&
+			       (q[a] == ' ' || q[a] == '\n' || q[a] == '\t' || q[a] == '\r'))
 				a++;
 			if (n == max) {
-				end[n - 1] = b; /* more statements than slots: the last takes the rest */
+				end[n - 1] =
+					b; /* more statements than slots: the last takes the rest */
 			} else {
 				start[n] = a;
 				end[n] = b;
@@ -487,9 +491,10 @@ static size_t pg_format_binary(uint32_t oid, const uint8_t *v, uint32_t len, cha
 	case 2950: /* uuid */
 		if (len == 16)
 			n = snprintf(out, cap,
-				     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-				     v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10],
-				     v[11], v[12], v[13], v[14], v[15]);
+				     "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%"
+				     "02x%02x",
+				     v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+				     v[10], v[11], v[12], v[13], v[14], v[15]);
 		break;
 	default:
 		break;
@@ -515,7 +520,8 @@ static void bind_add(struct pg_state *st, const char *s, size_t len)
 	uint16_t l;
 
 	if (st->bind_len + 2u + len > sizeof(st->bind))
-		len = sizeof(st->bind) - st->bind_len >= 2 ? sizeof(st->bind) - st->bind_len - 2 : 0;
+		len = sizeof(st->bind) - st->bind_len >= 2 ? sizeof(st->bind) - st->bind_len - 2
+							   : 0;
 	if (st->bind_len + 2u > sizeof(st->bind))
 		return;
 	l = (uint16_t)len;
@@ -553,7 +559,10 @@ static void pg_bind(struct parse_ctx *ctx, struct pg_state *st, struct wire *w)
 	nparams = wire_u16be(w);
 	for (uint16_t i = 0; i < nparams && !w->bad; i++) {
 		uint32_t vlen = wire_u32be(w);
-		uint16_t fmt = nfmt == 0 ? 0 : (nfmt == 1 ? fmts[0] : (i < nfmt && i < STMT_PARAMS_MAX ? fmts[i] : 0));
+		uint16_t fmt =
+			nfmt == 0 ? 0
+				  : (nfmt == 1 ? fmts[0]
+					       : (i < nfmt && i < STMT_PARAMS_MAX ? fmts[i] : 0));
 		char text[256];
 		const uint8_t *v;
 
@@ -601,7 +610,8 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 
 		memcpy(&l, st->bind + off, 2);
 		record_list_add(rec, RL_PARAMS, st->bind + off + 2, l);
-		record_value(ctx, rec, VALUE_PARAM, NULL, 0, (const uint8_t *)st->bind + off + 2, l);
+		record_value(ctx, rec, VALUE_PARAM, NULL, 0, (const uint8_t *)st->bind + off + 2,
+			     l);
 		off += 2u + l;
 	}
 }
@@ -613,7 +623,8 @@ static void pg_sync(struct parse_ctx *ctx, struct pg_state *st)
 
 	if (st->parse_pending) {
 		struct query_record *rec = group_record(ctx, st, g);
-		const struct stmt_entry *e = parse_stmt_find(ctx, st->parse_name, st->parse_name_len);
+		const struct stmt_entry *e =
+			parse_stmt_find(ctx, st->parse_name, st->parse_name_len);
 
 		record_set_cstr(rec, RS_COMMAND, "PARSE");
 		if (e)

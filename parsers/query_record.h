@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #define RECORD_ARENA_BYTES 8192
-#define RECORD_PII_MAX 16   /* distinct (type, where, column) findings per record */
-#define RECORD_MASKS_MAX 32 /* distinct values to mask in the written fields */
+#define RECORD_PII_MAX	   16 /* distinct (type, where, column) findings per record */
+#define RECORD_MASKS_MAX   32 /* distinct values to mask in the written fields */
 
 /* String fields, in the order they are written out; the JSON names are in record.c. */
 enum record_str {
@@ -23,24 +23,24 @@ enum record_str {
 	RS_USER,
 	RS_APPLICATION,
 	RS_QUERY,
-	RS_STATEMENT,  /* prepared statement name or id */
+	RS_STATEMENT, /* prepared statement name or id */
 	RS_COMMAND,
 	RS_METHOD,
 	RS_HOST,
 	RS_PATH,
 	RS_CONTENT_TYPE,
 	RS_USER_AGENT,
-	RS_UPGRADE,    /* HTTP: protocol switched to (websocket, h2c, h2 preface) */
+	RS_UPGRADE, /* HTTP: protocol switched to (websocket, h2c, h2 preface) */
 	RS_QTYPE,
 	RS_RCODE,
-	RS_DNS_FLAGS,  /* DNS header flags as dig prints them: "qr rd ra tc" */
+	RS_DNS_FLAGS, /* DNS header flags as dig prints them: "qr rd ra tc" */
 	RS_SNI,
 	RS_ALPN,
 	RS_TLS_VERSION,
 	RS_TLS_CIPHER,
 	RS_JA4,
 	RS_CERT_SUBJECT,
-	RS_AUTH,       /* authentication method / outcome */
+	RS_AUTH, /* authentication method / outcome */
 	RS_ERROR_CODE,
 	RS_ERROR_SEVERITY,
 	RS_ERROR_MESSAGE,
@@ -68,14 +68,14 @@ enum record_status {
 
 /* One line of the record's `pii` array: findings of one type in one place. */
 struct record_pii {
-	uint8_t type;        /* enum pii_type */
-	uint8_t where;       /* enum value_where */
+	uint8_t type;	     /* enum pii_type */
+	uint8_t where;	     /* enum value_where */
 	uint16_t column_off; /* column name in the arena (column_len 0: none) */
 	uint16_t column_len;
 	uint16_t sample_off; /* masked form of the first value found */
 	uint16_t sample_len;
 	uint32_t count;
-	float confidence;    /* the highest seen */
+	float confidence; /* the highest seen */
 };
 
 /* A value found to be PII: written fields that contain it show its masked form. */
@@ -86,22 +86,22 @@ struct record_mask {
 };
 
 struct query_record {
-	uint64_t ts_ns;      /* first byte of the request */
-	uint64_t end_ns;     /* last byte of the response */
-	uint64_t bytes[2];   /* by enum dir */
-	uint32_t next;       /* pairing queue / free list link (slot number) */
+	uint64_t ts_ns;	   /* first byte of the request */
+	uint64_t end_ns;   /* last byte of the response */
+	uint64_t bytes[2]; /* by enum dir */
+	uint32_t next;	   /* pairing queue / free list link (slot number) */
 	uint32_t prev;
-	uint32_t str_set;    /* bit per enum record_str */
-	uint32_t int_set;    /* bit per enum record_int */
+	uint32_t str_set; /* bit per enum record_str */
+	uint32_t int_set; /* bit per enum record_int */
 	uint16_t str_off[RS_COUNT];
 	uint16_t str_len[RS_COUNT];
 	uint16_t list_first[RL_COUNT]; /* items chained in the arena: u16 len, u16 next, bytes */
 	uint16_t list_last[RL_COUNT];
 	uint16_t list_count[RL_COUNT];
 	int64_t ints[RI_COUNT];
-	uint8_t status;      /* enum record_status */
+	uint8_t status; /* enum record_status */
 	bool truncated;
-	bool unmaskable;     /* a PII value could not be kept for masking: fields are redacted */
+	bool unmaskable; /* a PII value could not be kept for masking: fields are redacted */
 	uint8_t npii;
 	uint8_t nmasks;
 	struct record_pii pii[RECORD_PII_MAX];

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STMT_TEXT_MAX 2048
+#define STMT_TEXT_MAX	2048
 #define STMT_PARAMS_MAX 64
 
 struct stmt_entry {
@@ -19,9 +19,9 @@ struct stmt_entry {
 	uint32_t lru_prev;
 	uint32_t lru_next;
 	uint16_t text_len;
-	uint16_t nparams;      /* parameter types known (PostgreSQL OIDs, MySQL types) */
-	uint8_t truncated;     /* the text was longer than STMT_TEXT_MAX */
-	uint8_t in_bucket;     /* reachable by key (0 after stmt_cache_forget) */
+	uint16_t nparams;  /* parameter types known (PostgreSQL OIDs, MySQL types) */
+	uint8_t truncated; /* the text was longer than STMT_TEXT_MAX */
+	uint8_t in_bucket; /* reachable by key (0 after stmt_cache_forget) */
 	uint8_t reserved[2];
 	uint32_t param_types[STMT_PARAMS_MAX];
 	char text[STMT_TEXT_MAX];

@@ -60,11 +60,8 @@ enum config_section {
 };
 
 static const char *const section_names[SECTION_COUNT] = {
-	[SECTION_RUNTIME] = "runtime",
-	[SECTION_CAPTURE] = "capture",
-	[SECTION_OUTPUT] = "output",
-	[SECTION_METRICS] = "metrics",
-	[SECTION_PARSERS] = "parsers",
+	[SECTION_RUNTIME] = "runtime", [SECTION_CAPTURE] = "capture", [SECTION_OUTPUT] = "output",
+	[SECTION_METRICS] = "metrics", [SECTION_PARSERS] = "parsers",
 };
 
 /* Enum names are indexed by the enum value, NULL-terminated. */

@@ -26,13 +26,13 @@ struct conn {
 	uint32_t pid;
 	uint64_t first_ts_ns;
 	uint64_t last_ts_ns;
-	uint64_t bytes[2];       /* by enum dir: what really moved (len_true) */
+	uint64_t bytes[2]; /* by enum dir: what really moved (len_true) */
 	uint64_t chunks[2];
-	uint64_t lost_bytes[2];  /* bytes known to be missing (gaps) */
+	uint64_t lost_bytes[2];	 /* bytes known to be missing (gaps) */
 	uint64_t next_offset[2]; /* where the next chunk of each direction should start */
-	uint8_t role;            /* enum conn_role */
-	uint8_t flags;           /* union of chunk flags seen (TLS, UDP, UNIX) */
-	bool midstream;          /* first seen without an open event */
+	uint8_t role;		 /* enum conn_role */
+	uint8_t flags;		 /* union of chunk flags seen (TLS, UDP, UNIX) */
+	bool midstream;		 /* first seen without an open event */
 	char comm[CHUNK_COMM_LEN];
 	struct endpoint src;
 	struct endpoint dst;
@@ -45,11 +45,11 @@ struct conn_table {
 	struct conn *entries;
 	uint32_t capacity;
 	uint32_t used;
-	uint32_t *index;      /* entry number + 1, 0 = empty slot */
+	uint32_t *index; /* entry number + 1, 0 = empty slot */
 	uint32_t index_mask;
-	uint32_t free_head;   /* free entries chained through lru_next */
-	uint32_t lru_head;    /* most recently active */
-	uint32_t lru_tail;    /* least recently active */
+	uint32_t free_head; /* free entries chained through lru_next */
+	uint32_t lru_head;  /* most recently active */
+	uint32_t lru_tail;  /* least recently active */
 };
 
 int conn_table_init(struct conn_table *t, uint32_t capacity);

@@ -10,7 +10,7 @@
 #include "counters.h"
 
 #define COUNTERS_MAX_BLOCKS 512
-#define COUNTERS_LABEL_MAX 32
+#define COUNTERS_LABEL_MAX  32
 
 struct counter_block {
 	const struct counter_def *defs;
@@ -57,8 +57,8 @@ void counters_visit(counter_visit_fn fn, void *arg)
 		const struct counter_block *b = &blocks[i];
 
 		for (uint32_t j = 0; j < b->n; j++)
-			fn(arg, &b->defs[j], b->label_key[0] ? b->label_key : NULL,
-			   b->label_value, counter_read(&b->values[j]));
+			fn(arg, &b->defs[j], b->label_key[0] ? b->label_key : NULL, b->label_value,
+			   counter_read(&b->values[j]));
 	}
 }
 

@@ -193,8 +193,9 @@ static int word_needs_escape(uint64_t v)
 	uint64_t is_del = ((v ^ (ones * 0x7f)) - ones) & ~(v ^ (ones * 0x7f));
 
 	return (((quote - ones) & ~quote) | ((backslash - ones) & ~backslash) | below_space |
-		is_del | v) &
-	       highs ? 1 : 0;
+		is_del | v) & highs
+		       ? 1
+		       : 0;
 }
 
 void json_string(struct json_writer *w, const char *s, size_t len)

@@ -33,7 +33,8 @@ static const char usage_text[] =
 	"  -c, --config FILE        YAML configuration (default: built-in values, as in\n"
 	"                           config/wirewatch.yaml)\n"
 	"  -s, --source SPEC        where chunks come from:\n"
-	"                             bpf             this host's sockets via eBPF (default; root)\n"
+	"                             bpf             this host's sockets via eBPF (default; "
+	"root)\n"
 	"                             synth[:conns=N,rate=R,exchanges=N,count=N,readers=N,mix=M]\n"
 	"                             replay:FILE     a recording made with --record\n"
 	"                             pcap:FILE       a pcap or pcapng capture (TCP reassembled)\n"
@@ -139,7 +140,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		case 'w':
 			if ((v = parse_number(optarg, 1, 1024)) < 0)
-				return usage_error("--workers '%s': expected 1..1024%s", optarg, "");
+				return usage_error("--workers '%s': expected 1..1024%s", optarg,
+						   "");
 			cli->workers = (long)v;
 			break;
 		case 'r':
@@ -153,7 +155,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			break;
 		case 'p':
 			if ((v = parse_number(optarg, 1, 4194304)) < 0)
-				return usage_error("--pid '%s': expected a process id%s", optarg, "");
+				return usage_error("--pid '%s': expected a process id%s", optarg,
+						   "");
 			cli->run.filter_pid = (uint32_t)v;
 			break;
 		case 'P':

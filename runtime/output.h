@@ -28,8 +28,8 @@
 struct output;
 
 struct out_batch {
-	char *data;       /* cap bytes, owned by the output module */
-	uint32_t len;     /* bytes of whole records in data */
+	char *data;   /* cap bytes, owned by the output module */
+	uint32_t len; /* bytes of whole records in data */
 	uint32_t cap;
 	uint32_t records; /* records in data */
 	uint32_t producer;

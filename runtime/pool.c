@@ -31,7 +31,8 @@ int chunk_pool_init(struct chunk_pool *pool, uint32_t count, uint32_t capacity, 
 		if (spsc_ring_init(&pool->returns[w], count) < 0) /* can never be full */
 			goto err_free;
 	for (uint32_t i = 0; i < count; i++)
-		pool->free[i] = (struct chunk *)(pool->mem + (size_t)(count - 1 - i) * pool->stride);
+		pool->free[i] =
+			(struct chunk *)(pool->mem + (size_t)(count - 1 - i) * pool->stride);
 	pool->nfree = count;
 	return 0;
 

@@ -13,11 +13,11 @@
 #include "spsc_ring.h"
 
 struct chunk_pool {
-	uint8_t *mem;           /* count * stride bytes */
-	uint32_t stride;        /* sizeof(struct chunk) + capacity, cache-line aligned */
-	uint32_t capacity;      /* payload bytes per chunk */
+	uint8_t *mem;	   /* count * stride bytes */
+	uint32_t stride;   /* sizeof(struct chunk) + capacity, cache-line aligned */
+	uint32_t capacity; /* payload bytes per chunk */
 	uint32_t count;
-	struct chunk **free;    /* stack, owned by the reader */
+	struct chunk **free; /* stack, owned by the reader */
 	uint32_t nfree;
 	struct spsc_ring *returns; /* one per worker: worker -> this reader */
 	uint32_t nreturns;

@@ -16,12 +16,14 @@
 static const struct counter_def reader_counter_defs[READER_COUNTERS] = {
 	[READER_CHUNKS] = {"reader_chunks_total", "Chunks handed from the source to the shards"},
 	[READER_BYTES] = {"reader_bytes_total", "Payload bytes captured into chunks"},
-	[READER_POOL_EMPTY] = {"reader_pool_empty_total",
-			       "Times the reader's chunk pool was empty (events dropped by the source)"},
+	[READER_POOL_EMPTY] =
+		{"reader_pool_empty_total",
+		 "Times the reader's chunk pool was empty (events dropped by the source)"},
 	[READER_QUEUE_FULL_DROPS] = {"reader_queue_full_drops_total",
 				     "Chunks dropped because a shard queue was full (policy drop)"},
-	[READER_QUEUE_FULL_WAITS] = {"reader_queue_full_waits_total",
-				     "Times the reader waited for a full shard queue (policy wait)"},
+	[READER_QUEUE_FULL_WAITS] =
+		{"reader_queue_full_waits_total",
+		 "Times the reader waited for a full shard queue (policy wait)"},
 	[READER_SOURCE_DROPS] = {"source_drops_total",
 				 "Events the source itself lost (kernel ring full, budget, ...)"},
 	[READER_FILTERED] = {"reader_filtered_total",

@@ -63,8 +63,8 @@ static void write_endpoint(struct json_writer *w, const char *key, const struct 
 		json_null(w);
 }
 
-void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type,
-			 const char *proto, const struct conn *c)
+void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type, const char *proto,
+			 const struct conn *c)
 {
 	char id[48];
 	size_t n;
@@ -291,7 +291,6 @@ static bool rec_has_str(const struct query_record *rec, enum record_str f)
 	return (rec->str_set & (1u << f)) != 0;
 }
 
-
 static void write_str_field(struct json_writer *w, const struct query_emit *q, enum record_str f)
 {
 	const struct query_record *rec = q->rec;
@@ -328,7 +327,8 @@ static void query_record_encode(struct json_writer *w, const void *arg)
 	const struct query_record *rec = q->rec;
 	bool sql = (q->parser->flags & PARSER_F_SQL) != 0;
 	/* a PII value that could not be kept for masking: hide literals rather than leak it */
-	bool literals = q->redact == REDACT_LITERALS || (q->redact == REDACT_PII && rec->unmaskable);
+	bool literals =
+		q->redact == REDACT_LITERALS || (q->redact == REDACT_PII && rec->unmaskable);
 	const char *fp = "";
 	size_t fp_len = 0;
 	uint64_t fp_hash = 0;

@@ -21,18 +21,18 @@ enum conn_event {
 
 /* Why a close record was written. */
 enum conn_close_reason {
-	CONN_CLOSED,           /* the connection was closed (close, FIN/RST) */
-	CONN_CLOSED_IDLE,      /* evicted after conn_idle_s without activity */
-	CONN_CLOSED_EVICTED,   /* evicted because the shard's table was full */
-	CONN_CLOSED_SHUTDOWN,  /* still open when wirewatch stopped */
+	CONN_CLOSED,	      /* the connection was closed (close, FIN/RST) */
+	CONN_CLOSED_IDLE,     /* evicted after conn_idle_s without activity */
+	CONN_CLOSED_EVICTED,  /* evicted because the shard's table was full */
+	CONN_CLOSED_SHUTDOWN, /* still open when wirewatch stopped */
 };
 
 /* "ip:port", "[ip6]:port"; "" for unknown and unix endpoints. Returns the length. */
 size_t endpoint_format(const struct endpoint *ep, char *buf, size_t len);
 
 /* Writes "ts", "type", "proto" and the "conn" object as the first members of a record. */
-void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type,
-			 const char *proto, const struct conn *c);
+void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type, const char *proto,
+			 const struct conn *c);
 
 struct parser;
 struct query_record;

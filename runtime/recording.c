@@ -17,11 +17,11 @@
 #include "recording.h"
 #include "source.h"
 
-#define RECORDING_MAGIC "WWREC\0\0\1"
+#define RECORDING_MAGIC	  "WWREC\0\0\1"
 #define RECORDING_VERSION 1u
-#define FRAME_MAGIC 0x52465757u
-#define FRAME_RAW_TARGET (256u * 1024)     /* raw bytes gathered before a frame is cut */
-#define FRAME_RAW_MAX (64u * 1024 * 1024)  /* bound on any frame a replay accepts */
+#define FRAME_MAGIC	  0x52465757u
+#define FRAME_RAW_TARGET  (256u * 1024)	      /* raw bytes gathered before a frame is cut */
+#define FRAME_RAW_MAX	  (64u * 1024 * 1024) /* bound on any frame a replay accepts */
 
 /* The fixed part of a chunk as stored: the in-memory header without the payload. */
 struct recorded_chunk {
@@ -99,7 +99,8 @@ int recorder_open(struct recorder **out, const char *path, char *err, size_t err
 		return -ENOMEM;
 	memcpy(h.magic, RECORDING_MAGIC, sizeof(h.magic));
 	snprintf(rec->path, sizeof(rec->path), "%s", path);
-	rec->comp_cap = compressBound(FRAME_RAW_TARGET + sizeof(struct recorded_chunk) + (1u << 24));
+	rec->comp_cap =
+		compressBound(FRAME_RAW_TARGET + sizeof(struct recorded_chunk) + (1u << 24));
 	rec->raw = malloc(FRAME_RAW_TARGET + sizeof(struct recorded_chunk) + (1u << 24));
 	rec->comp = malloc(rec->comp_cap);
 	rec->fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
@@ -211,7 +212,8 @@ static int replay_open(struct source *src, const char *arg, const struct config 
 		return ret;
 	}
 	if (fread(&h, sizeof(h), 1, rp->f) != 1 || memcmp(h.magic, RECORDING_MAGIC, 8) != 0 ||
-	    h.version != RECORDING_VERSION || h.chunk_header_size != sizeof(struct recorded_chunk)) {
+	    h.version != RECORDING_VERSION ||
+	    h.chunk_header_size != sizeof(struct recorded_chunk)) {
 		snprintf(err, err_len,
 			 "replay:%s: not a wirewatch recording (version %u expected at offset 0)",
 			 arg, RECORDING_VERSION);

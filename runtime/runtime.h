@@ -49,7 +49,7 @@ struct reader {
 	int result;
 	struct chunk_pool pool;
 	struct chunk **pending; /* [worker * READER_BATCH + i], owned by this reader */
-	uint32_t *npending;     /* [worker] */
+	uint32_t *npending;	/* [worker] */
 	uint64_t counters[READER_COUNTERS];
 };
 
@@ -89,11 +89,11 @@ struct runtime {
 	struct output *out;
 	struct recorder *rec;
 	struct pii_engine *pii; /* loaded once, read-only, shared by every worker */
-	uint32_t filter_pid;   /* 0 = all */
-	uint32_t filter_port;  /* 0 = all */
-	uint64_t duration_ns;  /* 0 = until a signal or the end of input */
-	bool stop_readers;     /* written by the main thread, read by readers (relaxed) */
-	bool readers_done;     /* release by main after joining readers, acquire by workers */
+	uint32_t filter_pid;	/* 0 = all */
+	uint32_t filter_port;	/* 0 = all */
+	uint64_t duration_ns;	/* 0 = until a signal or the end of input */
+	bool stop_readers;	/* written by the main thread, read by readers (relaxed) */
+	bool readers_done;	/* release by main after joining readers, acquire by workers */
 	uint32_t readers_running;
 	int exit_code;
 };
@@ -107,8 +107,8 @@ struct runtime_options {
 };
 
 /* Builds everything (exit code 2 problems reported in err). */
-int runtime_create(struct runtime **rt, const struct config *cfg,
-		   const struct runtime_options *opt, char *err, size_t err_len);
+int runtime_create(struct runtime **rt, const struct config *cfg, const struct runtime_options *opt,
+		   char *err, size_t err_len);
 
 /* Runs until a signal, --duration or the end of input; returns the process exit code. */
 int runtime_run(struct runtime *rt);

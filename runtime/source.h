@@ -19,7 +19,7 @@ struct source;
 
 struct source_ops {
 	const char *name; /* the scheme in --source NAME[:ARG] */
-	bool live;        /* time advances by the wall clock (not only by chunk timestamps) */
+	bool live;	  /* time advances by the wall clock (not only by chunk timestamps) */
 	/* Parses arg, opens what it needs; returns 0 or -errno with a message in err. */
 	int (*open)(struct source *src, const char *arg, const struct config *cfg, char *err,
 		    size_t err_len);

@@ -36,7 +36,7 @@ struct synth_conn {
 	uint32_t fd;
 	uint32_t generation;
 	uint32_t exchange; /* completed request/response pairs */
-	uint8_t step;      /* 0 open, 1 request, 2 response, 3 close */
+	uint8_t step;	   /* 0 open, 1 request, 2 response, 3 close */
 	const struct synth_vector *vec;
 	uint64_t offset[2];
 };
@@ -135,10 +135,11 @@ static void synth_fill_header(struct chunk *c, uint32_t reader, const struct syn
 	c->pid = pid;
 	c->reserved = 0;
 	memcpy(c->comm, sc->vec->comm, sizeof(c->comm));
-	c->src = (struct endpoint){.family = AF_INET, .port = (uint16_t)(20000 + sc->fd % 40000),
+	c->src = (struct endpoint){.family = AF_INET,
+				   .port = (uint16_t)(20000 + sc->fd % 40000),
 				   .addr = {10, 0, (uint8_t)reader, 1}};
-	c->dst = (struct endpoint){.family = AF_INET, .port = sc->vec->port,
-				   .addr = {10, 0, 255, 1}};
+	c->dst = (struct endpoint){
+		.family = AF_INET, .port = sc->vec->port, .addr = {10, 0, 255, 1}};
 	c->offset = 0;
 	c->len = 0;
 	c->len_true = 0;

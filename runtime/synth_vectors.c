@@ -14,12 +14,13 @@ static const char http_req[] = "GET /api/customers/42?fields=email HTTP/1.1\r\n"
 			       "Host: shop.internal:8080\r\n"
 			       "User-Agent: curl/7.88.1\r\n"
 			       "Accept: */*\r\n\r\n";
-static const char http_resp[] = "HTTP/1.1 200 OK\r\n"
-				"Server: nginx/1.22.1\r\n"
-				"Content-Type: application/json\r\n"
-				"Content-Length: 59\r\n"
-				"Connection: keep-alive\r\n\r\n"
-				"{\"id\":42,\"email\":\"jane.doe@example.org\",\"name\":\"Jane Doe\"}\n";
+static const char http_resp[] =
+	"HTTP/1.1 200 OK\r\n"
+	"Server: nginx/1.22.1\r\n"
+	"Content-Type: application/json\r\n"
+	"Content-Length: 59\r\n"
+	"Connection: keep-alive\r\n\r\n"
+	"{\"id\":42,\"email\":\"jane.doe@example.org\",\"name\":\"Jane Doe\"}\n";
 
 /* Query 'Q': "SELECT id, email FROM customers WHERE id = 3" */
 static const char pg_req[] = "Q\x00\x00\x00\x31"

@@ -7,9 +7,9 @@
 #define SYNTH_VECTORS_MAX 8
 
 struct synth_vector {
-	const char *name;  /* protocol */
-	char comm[16];     /* the synthetic process name, "synth-<name>" */
-	uint16_t port;     /* server port the connection pretends to use */
+	const char *name; /* protocol */
+	char comm[16];	  /* the synthetic process name, "synth-<name>" */
+	uint16_t port;	  /* server port the connection pretends to use */
 	const uint8_t *req;
 	uint32_t req_len;
 	const uint8_t *resp;

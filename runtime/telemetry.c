@@ -38,7 +38,9 @@ static int row_by_name(const void *a, const void *b)
 	const struct metric_row *x = a, *y = b;
 	int c = strcmp(x->def->name, y->def->name);
 
-	return c ? c : strcmp(x->label_value ? x->label_value : "", y->label_value ? y->label_value : "");
+	return c ? c
+		 : strcmp(x->label_value ? x->label_value : "",
+			  y->label_value ? y->label_value : "");
 }
 
 /* Every counter, sorted by name so instances of one counter are adjacent. */
@@ -68,16 +70,18 @@ char *metrics_render(size_t *len)
 		const struct metric_row *r = &m->rows[i];
 
 		if (i == 0 || strcmp(r->def->name, m->rows[i - 1].def->name) != 0)
-			used += (size_t)snprintf(buf + used, cap - used,
-						 "# HELP wirewatch_%s %s\n# TYPE wirewatch_%s counter\n",
-						 r->def->name, r->def->help, r->def->name);
+			used += (size_t)snprintf(
+				buf + used, cap - used,
+				"# HELP wirewatch_%s %s\n# TYPE wirewatch_%s counter\n",
+				r->def->name, r->def->help, r->def->name);
 		if (r->label_key)
-			used += (size_t)snprintf(buf + used, cap - used,
-						 "wirewatch_%s{%s=\"%s\"} %" PRIu64 "\n", r->def->name,
-						 r->label_key, r->label_value, r->value);
+			used += (size_t)snprintf(
+				buf + used, cap - used, "wirewatch_%s{%s=\"%s\"} %" PRIu64 "\n",
+				r->def->name, r->label_key, r->label_value, r->value);
 		else
-			used += (size_t)snprintf(buf + used, cap - used, "wirewatch_%s %" PRIu64 "\n",
-						 r->def->name, r->value);
+			used += (size_t)snprintf(buf + used, cap - used,
+						 "wirewatch_%s %" PRIu64 "\n", r->def->name,
+						 r->value);
 	}
 	free(m);
 	*len = used;
@@ -213,7 +217,9 @@ static void stats_encode(struct json_writer *w, const void *arg)
 
 void stats_record_emit(struct emitter *e, uint64_t interval_s, int final)
 {
-	struct stats_arg s = {.m = collect_sorted(), .interval_s = interval_s, .final = final,
+	struct stats_arg s = {.m = collect_sorted(),
+			      .interval_s = interval_s,
+			      .final = final,
 			      .ts_ns = realtime_ns()};
 
 	if (!s.m)

@@ -26,7 +26,7 @@
  * the recently closed ones so that late events are counted instead of reopening them.
  */
 #define WORKER_CLOSED_SLOTS 8192
-#define WORKER_SWEEP_NS 250000000ull /* idle eviction runs four times a second */
+#define WORKER_SWEEP_NS	    250000000ull /* idle eviction runs four times a second */
 
 static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
 	[WORKER_CHUNKS] = {"worker_chunks_total", "Chunks processed by the worker"},

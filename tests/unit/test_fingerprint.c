@@ -14,18 +14,23 @@ struct fp_case {
 };
 
 static const struct fp_case cases[] = {
-	{"SELECT id, email FROM customers WHERE id = 3", "SELECT id, email FROM customers WHERE id = ?"},
+	{"SELECT id, email FROM customers WHERE id = 3",
+	 "SELECT id, email FROM customers WHERE id = ?"},
 	{"select * from t where a = 'x' and b = 'it''s'", "select * from t where a = ? and b = ?"},
 	{"SELECT * FROM t WHERE id IN (1, 2, 3, 4)", "SELECT * FROM t WHERE id IN (?)"},
 	{"SELECT * FROM t WHERE id IN (1,2)", "SELECT * FROM t WHERE id IN (?)"},
-	{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, NULL)", "INSERT INTO t (a, b) VALUES (?)"},
-	{"SELECT  a\n\tFROM   t   -- trailing comment\nWHERE x = -5", "SELECT a FROM t WHERE x = ?"},
+	{"INSERT INTO t (a, b) VALUES (1, 'x'), (2, 'y'), (3, NULL)",
+	 "INSERT INTO t (a, b) VALUES (?)"},
+	{"SELECT  a\n\tFROM   t   -- trailing comment\nWHERE x = -5",
+	 "SELECT a FROM t WHERE x = ?"},
 	{"SELECT /* hint */ 1.5e-3, 0x1F, .5", "SELECT ?, ?, ?"},
 	{"SELECT a - 1 FROM t", "SELECT a - ? FROM t"},
-	{"SELECT \"Col 1\", `x` FROM t1 WHERE c2 = $1", "SELECT \"Col 1\", `x` FROM t1 WHERE c2 = $1"},
+	{"SELECT \"Col 1\", `x` FROM t1 WHERE c2 = $1",
+	 "SELECT \"Col 1\", `x` FROM t1 WHERE c2 = $1"},
 	{"SELECT $$it's $1$$, $tag$x$tag$", "SELECT ?, ?"},
 	{"SELECT E'a\\'b', X'ff' FROM t;", "SELECT ?, ? FROM t"},
-	{"UPDATE t SET flag = TRUE WHERE deleted = false", "UPDATE t SET flag = ? WHERE deleted = ?"},
+	{"UPDATE t SET flag = TRUE WHERE deleted = false",
+	 "UPDATE t SET flag = ? WHERE deleted = ?"},
 	{"SELECT func(1, a) FROM t", "SELECT func(?, a) FROM t"},
 	{"", ""},
 };

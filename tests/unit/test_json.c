@@ -34,14 +34,14 @@ static void test_escapes(void **state)
 		{"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
 		{"\x01\x1f\x7f", 3, "\"\\u0001\\u001f\\u007f\""},
 		{"nul\0byte", 8, "\"nul\\u0000byte\""},
-		{"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},                 /* valid 2-byte */
-		{"\xe2\x82\xac", 3, "\"\xe2\x82\xac\""},                /* euro sign */
-		{"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},        /* emoji */
-		{"\xff", 1, "\"\xef\xbf\xbd\""},                        /* never valid */
-		{"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},        /* overlong '/' */
+		{"caf\xc3\xa9", 5, "\"caf\xc3\xa9\""},				 /* valid 2-byte */
+		{"\xe2\x82\xac", 3, "\"\xe2\x82\xac\""},			 /* euro sign */
+		{"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},		 /* emoji */
+		{"\xff", 1, "\"\xef\xbf\xbd\""},				 /* never valid */
+		{"\xc0\xaf", 2, "\"\xef\xbf\xbd\xef\xbf\xbd\""},		 /* overlong '/' */
 		{"\xed\xa0\x80", 3, "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* surrogate */
-		{"\xc3", 1, "\"\xef\xbf\xbd\""},                        /* cut sequence */
-		{"ok\xe2\x82", 4, "\"ok\xef\xbf\xbd\xef\xbf\xbd\""},   /* cut at the end */
+		{"\xc3", 1, "\"\xef\xbf\xbd\""},				 /* cut sequence */
+		{"ok\xe2\x82", 4, "\"ok\xef\xbf\xbd\xef\xbf\xbd\""}, /* cut at the end */
 		{"\xf4\x90\x80\x80", 4,
 		 "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\""}, /* above U+10FFFF */
 	};
