@@ -74,6 +74,8 @@ UNIT_BINS := $(UNIT_TESTS:%.c=$(BUILD)/%)
 FUZZ_BINS := $(FUZZ_TARGETS:%.c=$(BUILD)/%)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
+# unit tests, benchmarks and fuzz targets may drive the engine through tests/lib/engine_harness.c
+HARNESS := $(BUILD)/tests/lib/engine_harness.o
 
 .PHONY: all deps run test unit bench fuzz format format-check clean
 all: $(BIN) $(if $(filter release,$(VARIANT)),build/wirewatch)
@@ -94,12 +96,10 @@ $(BIN): $(MAIN_OBJS) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(MAIN_OBJS) $(LIB) $(LDLIBS) $(MALLOC_LIB)
 
-$(UNIT_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
+$(UNIT_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB) $(HARNESS)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) -lcmocka
+	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(HARNESS) $(LIB) $(LDLIBS) -lcmocka
 
-# benchmarks and fuzz targets may drive the engine through tests/lib/engine_harness.c
-HARNESS := $(BUILD)/tests/lib/engine_harness.o
 
 $(TOOL_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $< $(LIB) $(LDLIBS) $(MALLOC_LIB)
@@ -110,12 +110,17 @@ $(BENCH_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB) $(HARNESS)
 $(FUZZ_BINS): $(BUILD)/%: $(BUILD)/%.o $(LIB) $(HARNESS)
 	$(Q)$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $< $(HARNESS) $(LIB) $(LDLIBS)
 
-unit: $(UNIT_BINS) $(TOOL_BINS) $(BUILD)/tests/tools/pg_client
+unit: $(UNIT_BINS) $(TOOL_BINS) $(BUILD)/tests/tools/pg_client $(BUILD)/tests/tools/mysql_client
 
 # the libpq client is the one program that links the PostgreSQL client library
 $(BUILD)/tests/tools/pg_client: tests/tools/pg_client.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -I/usr/include/postgresql $< -lpq -o $@
+
+# the MariaDB C connector client (server-side prepared statements) links libmariadb
+$(BUILD)/tests/tools/mysql_client: tests/tools/mysql_client.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -O1 -g -Wall -Wextra -Werror -I/usr/include/mariadb -I/usr/include/mariadb/mysql $< -lmariadb -o $@
 fuzz: $(FUZZ_BINS)
 
 deps:

@@ -1017,20 +1017,111 @@ static __always_inline int fd_walk(bool exiting)
 	return 0;
 }
 
+/*
+ * ---- processes: fork, exec and exit feed the process table (bpf/proc_table.c) ----
+ *
+ * One event per process (threads are not processes: their fork is skipped, and exit is
+ * reported with the last thread). Every event carries what identifies the process at that
+ * moment (parent, uids, cgroup, start time, comm), so user space can make an entry out of any
+ * one of them, even for a process it never saw start. Not filtered by target_tgid: the table
+ * also names the parents and the processes a --pid run does not capture.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1024 * 1024); /* ~1000 events; the loader drains it continuously */
+} proc_events SEC(".maps");
+
+/* Reserves a process event for task (a thread group leader) and fills its common part. */
+static __always_inline struct ww_proc_event *proc_event_new(struct task_struct *task, __u8 kind)
+{
+	struct ww_proc_event *e = bpf_ringbuf_reserve(&proc_events, sizeof(*e), 0);
+	struct kernfs_node *kn;
+
+	if (!e) {
+		drop_count(WW_DROP_PROC_RING_FULL);
+		return NULL;
+	}
+	/* ring memory is not zeroed: every field is written, strings at least terminated */
+	e->ts_ns = bpf_ktime_get_boot_ns();
+	e->start_ns = BPF_CORE_READ(task, start_boottime);
+	e->pid = BPF_CORE_READ(task, tgid);
+	e->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	/* the objective credentials, what /proc/PID/status shows */
+	e->uid = BPF_CORE_READ(task, real_cred, uid.val);
+	e->euid = BPF_CORE_READ(task, real_cred, euid.val);
+	e->exit_code = 0;
+	e->args_len = 0;
+	e->kind = kind;
+	e->args_truncated = 0;
+	bpf_probe_read_kernel_str(e->comm, sizeof(e->comm), task->comm);
+	e->filename[0] = '\0';
+	e->args[0] = '\0';
+	kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	e->cgroup_id = kn ? BPF_CORE_READ(kn, id) : 0;
+	e->cgroup[0] = '\0';
+	if (kn)
+		bpf_probe_read_kernel_str(e->cgroup, sizeof(e->cgroup), BPF_CORE_READ(kn, name));
+	return e;
+}
+
+/* BTF tracepoint: the classic one names the child by its thread id only. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(tp_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct ww_proc_event *e;
+
+	if (child->pid != child->tgid)
+		return 0; /* a new thread of an existing process */
+	e = proc_event_new(child, WW_PROC_FORK);
+	if (e)
+		bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
 SEC("tracepoint/sched/sched_process_exit")
 int tp_process_exit(void *ctx)
 {
 	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ww_proc_event *e;
 
 	/* threads exit one by one; the files go with the last (signal->live already dropped) */
 	if (BPF_CORE_READ(task, signal, live.counter) != 0)
 		return 0;
+	/* the last thread need not be the leader, which may have exited (zombie) before it */
+	e = proc_event_new(BPF_CORE_READ(task, group_leader), WW_PROC_EXIT);
+	if (e) {
+		e->exit_code = BPF_CORE_READ(task, exit_code);
+		bpf_ringbuf_submit(e, 0);
+	}
 	return fd_walk(true);
 }
 
+/* exec: de_thread() has made current the leader, the new comm, creds and argv are in place */
 SEC("tracepoint/sched/sched_process_exec")
-int tp_process_exec(void *ctx)
+int tp_process_exec(struct trace_event_raw_sched_process_exec *ctx)
 {
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct ww_proc_event *e = proc_event_new(task, WW_PROC_EXEC);
+	__u64 arg_start, arg_end, len;
+
+	if (e) {
+		bpf_probe_read_kernel_str(e->filename, sizeof(e->filename),
+					  (void *)ctx + (ctx->__data_loc_filename & 0xffff));
+		arg_start = BPF_CORE_READ(task, mm, arg_start);
+		arg_end = BPF_CORE_READ(task, mm, arg_end);
+		len = arg_end > arg_start ? arg_end - arg_start : 0;
+		if (len > WW_PROC_ARGS_MAX) {
+			len = WW_PROC_ARGS_MAX;
+			e->args_truncated = 1;
+		}
+		barrier_var(len);
+		if (len > WW_PROC_ARGS_MAX)
+			len = WW_PROC_ARGS_MAX;
+		/* argv was just copied onto the new stack: resident, readable from here */
+		if (len && bpf_probe_read_user(e->args, len, (void *)arg_start) == 0)
+			e->args_len = len;
+		bpf_ringbuf_submit(e, 0);
+	}
 	return fd_walk(false);
 }
 

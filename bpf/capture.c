@@ -88,6 +88,8 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 			       "TLS cleartext dropped: its socket was not known yet"},
 	[WW_DROP_SCRATCH_BUSY] = {"bpf_scratch_busy_total",
 				  "TLS events dropped: the CPU's uprobe assembly area was in use"},
+	[WW_DROP_PROC_RING_FULL] = {"bpf_proc_ring_full_total",
+				    "Process events (fork/exec/exit) lost: the process ring was full"},
 };
 
 /* Which kernel drops are lost events (the others are partial captures, still reported). */

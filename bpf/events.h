@@ -86,11 +86,52 @@ enum ww_drop {
 	WW_DROP_IOV_CUT = 5,   /* iovecs or mmsg messages past the bounded loop (bytes not read) */
 	WW_DROP_TLS_NO_FD = 6, /* TLS cleartext whose socket is unknown (no syscall seen yet) */
 	WW_DROP_SCRATCH_BUSY = 7, /* uprobe event while another filled this CPU's uprobe slot */
-	WW_DROP_NR = 8,
+	WW_DROP_PROC_RING_FULL = 8, /* process event lost: proc_events ring full (table stale) */
+	WW_DROP_NR = 9,
+};
+
+/*
+ * ---- processes: sched_process_fork/exec/exit -> the process table (proc_table.c) ----
+ *
+ * One record per event in the single `proc_events` ring (not per CPU: a few thousand a second
+ * at most, and one ring keeps a process's fork, exec and exit in the order they happened).
+ * Times are CLOCK_BOOTTIME ns (bpf_ktime_get_boot_ns, task->start_boottime), the clock of
+ * /proc/PID/stat's starttime, so processes read from /proc at start and processes seen by
+ * events agree on their start time.
+ */
+#define WW_PROC_PATH_MAX   256u /* exec: the file name as execve() was given it */
+#define WW_PROC_ARGS_MAX   512u /* exec: argv, NUL separated, cut at this many bytes */
+#define WW_PROC_CGROUP_MAX 128u /* the cgroup v2 leaf name (e.g. docker-<id>.scope) */
+
+enum ww_proc_kind {
+	WW_PROC_FORK = 1, /* a new process (not a thread): pid is the child */
+	WW_PROC_EXEC = 2, /* pid replaced its program: filename and args are set */
+	WW_PROC_EXIT = 3, /* the last thread of pid exited: exit_code is set */
+};
+
+struct ww_proc_event {
+	__u64 ts_ns;	     /* CLOCK_BOOTTIME of the event */
+	__u64 start_ns;	     /* CLOCK_BOOTTIME the process started (task->start_boottime) */
+	__u64 cgroup_id;     /* cgroup v2 id of the process (kernfs node id), 0 unknown */
+	__u32 pid;	     /* tgid */
+	__u32 ppid;	     /* real parent's tgid */
+	__u32 uid;	     /* real uid */
+	__u32 euid;	     /* effective uid (differs after a setuid exec) */
+	__s32 exit_code;     /* EXIT: task->exit_code (status << 8 | signal) */
+	__u16 args_len;	     /* EXEC: bytes of args used */
+	__u8 kind;	     /* enum ww_proc_kind */
+	__u8 args_truncated; /* EXEC: argv was longer than WW_PROC_ARGS_MAX */
+	char comm[WW_COMM_LEN];
+	char filename[WW_PROC_PATH_MAX];
+	char cgroup[WW_PROC_CGROUP_MAX];
+	char args[WW_PROC_ARGS_MAX];
 };
 
 _Static_assert(sizeof(struct ww_endpoint) == 20, "ww_endpoint layout");
 _Static_assert(sizeof(struct ww_event) == 104, "ww_event layout");
 _Static_assert(sizeof(struct ww_event) % 8 == 0, "ww_event keeps the payload 8-aligned");
+
+_Static_assert(sizeof(struct ww_proc_event) == 960, "ww_proc_event layout");
+_Static_assert(sizeof(struct ww_proc_event) % 8 == 0, "ww_proc_event keeps records 8-aligned");
 
 #endif

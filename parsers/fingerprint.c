@@ -7,6 +7,7 @@
  * "(?), (?)" VALUES rows to one, so lists of any length give one fingerprint.
  */
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <stdbool.h>
 #include <string.h>
@@ -244,14 +245,24 @@ struct fp_cache_entry {
 /* Owner: one thread each (allocated on its first use, freed at thread exit). */
 static __thread struct fp_cache_entry *fp_cache;
 static __thread char fp_scratch[8192 + 1024];
+static pthread_key_t fp_cache_key;
+static pthread_once_t fp_cache_once = PTHREAD_ONCE_INIT;
+
+static void fp_cache_key_create(void)
+{
+	pthread_key_create(&fp_cache_key, free); /* the thread's cache goes when it exits */
+}
 
 const char *sql_fingerprint_cached(const char *sql, size_t len, size_t *fp_len, uint64_t *hash)
 {
 	uint64_t h = XXH64(sql, len, 0x6670) | 1;
 	struct fp_cache_entry *e;
 
-	if (!fp_cache)
+	if (!fp_cache) {
+		pthread_once(&fp_cache_once, fp_cache_key_create);
 		fp_cache = calloc(FP_CACHE_SLOTS, sizeof(*fp_cache));
+		pthread_setspecific(fp_cache_key, fp_cache);
+	}
 	e = fp_cache ? &fp_cache[h % FP_CACHE_SLOTS] : NULL;
 	if (e && e->text_hash == h && e->text_len == len) {
 		*fp_len = e->fp_len;

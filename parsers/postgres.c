@@ -27,7 +27,7 @@
 #define PG_GSSENC_REQUEST 80877104u
 #define PG_CANCEL_REQUEST 80877102u
 #define PG_STARTUP_MAX	  10000u
-#define PG_GROUPS	  64
+#define PG_GROUPS 128 /* batches awaiting ReadyForQuery; pending records are fewer */
 #define PG_STATEMENTS_MAX 64
 #define PG_NAME_MAX	  64
 #define PG_BIND_BYTES	  2048
@@ -39,6 +39,7 @@ enum pg_counter {
 	PG_OVERSIZE_SKIPPED,
 	PG_UNMATCHED,
 	PG_ENCRYPTED,
+	PG_PIPELINE_OVERFLOW,
 	PG_COUNTERS,
 };
 
@@ -55,6 +56,9 @@ static const struct counter_def pg_counter_defs[PG_COUNTERS] = {
 	[PG_UNMATCHED] = {"postgres_unmatched_responses_total",
 			  "Responses with no request waiting for them"},
 	[PG_ENCRYPTED] = {"postgres_ssl_total", "Connections switched to TLS by SSLRequest"},
+	[PG_PIPELINE_OVERFLOW] = {"postgres_pipeline_overflow_total",
+				  "Connections with more batches in flight than can be paired "
+				  "(parsing stopped)"},
 };
 
 enum pg_phase {
@@ -137,12 +141,16 @@ static struct pg_group *group_oldest(struct pg_state *st)
 	return st->group_count ? &st->groups[st->group_head] : NULL;
 }
 
-static struct pg_group *group_new(struct pg_state *st)
+static struct pg_group *group_new(struct parse_ctx *ctx, struct pg_state *st)
 {
 	struct pg_group *g;
 
-	if (st->group_count == PG_GROUPS)
+	if (st->group_count == PG_GROUPS) {
+		/* ReadyForQuery could no longer be matched to its batch: stop, counted */
+		parse_count(ctx, PG_PIPELINE_OVERFLOW);
+		parse_give_up(ctx);
 		return NULL;
+	}
 	g = &st->groups[(st->group_head + st->group_count) % PG_GROUPS];
 	st->group_count++;
 	memset(g, 0, sizeof(*g));
@@ -260,7 +268,7 @@ static void pg_startup(struct parse_ctx *ctx, struct pg_state *st, struct wire *
 	}
 	if (!st->db_len) /* the server defaults the database to the user name */
 		copy_name(st->db, &st->db_len, sizeof(st->db), st->user, st->user_len);
-	rec = group_record(ctx, st, group_new(st));
+	rec = group_record(ctx, st, group_new(ctx, st));
 	record_set_cstr(rec, RS_COMMAND, "LOGIN");
 }
 
@@ -373,7 +381,7 @@ static void pg_query(struct parse_ctx *ctx, struct pg_state *st, struct wire *w,
 		     bool truncated)
 {
 	uint32_t start[PG_STATEMENTS_MAX], end[PG_STATEMENTS_MAX], n;
-	struct pg_group *g = group_new(st);
+	struct pg_group *g = group_new(ctx, st);
 	size_t qlen;
 	const char *q;
 
@@ -400,10 +408,10 @@ static void pg_query(struct parse_ctx *ctx, struct pg_state *st, struct wire *w,
 }
 
 /* The open extended-protocol batch (a group closed by Sync's ReadyForQuery). */
-static struct pg_group *ext_group(struct pg_state *st)
+static struct pg_group *ext_group(struct parse_ctx *ctx, struct pg_state *st)
 {
 	if (!st->ext_open) {
-		if (!group_new(st))
+		if (!group_new(ctx, st))
 			return NULL;
 		st->ext_open = true;
 		st->ext_executed = false;
@@ -423,7 +431,7 @@ static void pg_parse_msg(struct parse_ctx *ctx, struct pg_state *st, struct wire
 
 	if (w->bad)
 		return;
-	ext_group(st);
+	ext_group(ctx, st);
 	e = parse_stmt_store(ctx, name, name_len);
 	e->truncated = qlen > STMT_TEXT_MAX;
 	e->text_len = (uint16_t)(e->truncated ? STMT_TEXT_MAX : qlen);
@@ -550,7 +558,7 @@ static void pg_bind(struct parse_ctx *ctx, struct pg_state *st, struct wire *w)
 	}
 	if (w->bad)
 		return;
-	ext_group(st);
+	ext_group(ctx, st);
 	e = parse_stmt_find(ctx, stmt, stmt_len);
 	copy_name(st->bind_stmt, &st->bind_stmt_len, sizeof(st->bind_stmt), stmt, stmt_len);
 	st->bind_count = 0;
@@ -588,7 +596,7 @@ static void pg_bind(struct parse_ctx *ctx, struct pg_state *st, struct wire *w)
 /* Execute (55.7): the bound portal runs; this is the statement's record. */
 static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_len)
 {
-	struct pg_group *g = ext_group(st);
+	struct pg_group *g = ext_group(ctx, st);
 	struct query_record *rec = group_record(ctx, st, g);
 	const struct stmt_entry *e;
 	uint32_t off = 0;
@@ -619,7 +627,7 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 /* Sync: the batch is complete; a Parse nobody executed is a record of its own. */
 static void pg_sync(struct parse_ctx *ctx, struct pg_state *st)
 {
-	struct pg_group *g = ext_group(st);
+	struct pg_group *g = ext_group(ctx, st);
 
 	if (st->parse_pending) {
 		struct query_record *rec = group_record(ctx, st, g);
@@ -661,14 +669,14 @@ static void pg_request(struct parse_ctx *ctx, struct pg_state *st, uint8_t type,
 		uint8_t what = wire_u8(w);
 		const char *name = wire_cstr(w, &n);
 
-		ext_group(st);
+		ext_group(ctx, st);
 		if (!w->bad && what == 'S')
 			parse_stmt_forget(ctx, name, n);
 		break;
 	}
 	case 'D': /* Describe */
 	case 'H': /* Flush */
-		ext_group(st);
+		ext_group(ctx, st);
 		break;
 	case 'X': /* Terminate */
 	case 'p': /* password / SASL response: never looked into */

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "pii/pii.h"
 #include "runtime.h"
+#include "source_iface.h"
 #include "source_pcap.h"
 
 #ifndef WIREWATCH_VERSION
@@ -38,6 +39,7 @@ static const char usage_text[] =
 	"                             synth[:conns=N,rate=R,exchanges=N,count=N,readers=N,mix=M]\n"
 	"                             replay:FILE     a recording made with --record\n"
 	"                             pcap:FILE       a pcap or pcapng capture (TCP reassembled)\n"
+	"                             iface:NAME      live capture on an interface (AF_PACKET; root)\n"
 	"  -o, --output SINK        stdout | file:PATH | tcp:HOST:PORT | unix:PATH\n"
 	"  -w, --workers N          worker shards (default: one per CPU)\n"
 	"  -r, --record FILE        also record every chunk to FILE (replay:FILE plays it back)\n"
@@ -171,7 +173,8 @@ static int parse_cli(int argc, char **argv, struct cli *cli)
 			cli->redact = optarg;
 			break;
 		case OPT_FILTER:
-			if (pcap_source_set_filter(optarg) < 0) /* prints the message */
+			if (pcap_source_set_filter(optarg) < 0 || /* each prints its message */
+			    iface_source_set_filter(optarg) < 0)
 				return EXIT_USAGE;
 			break;
 		case OPT_PROGRESS:

@@ -7,12 +7,14 @@ extern const struct source_ops synth_source_ops;
 extern const struct source_ops replay_source_ops;
 extern const struct source_ops pcap_source_ops;
 extern const struct source_ops bpf_source_ops;
+extern const struct source_ops iface_source_ops;
 
 static const struct source_ops *const sources[] = {
 	&bpf_source_ops,
 	&synth_source_ops,
 	&replay_source_ops,
 	&pcap_source_ops,
+	&iface_source_ops,
 };
 
 const struct source_ops *source_find(const char *spec, const char **arg)
@@ -33,5 +35,5 @@ const struct source_ops *source_find(const char *spec, const char **arg)
 /* Names for --help and error messages. */
 const char *source_names(void)
 {
-	return "bpf, synth[:SPEC], replay:FILE, pcap:FILE";
+	return "bpf, synth[:SPEC], replay:FILE, pcap:FILE, iface:NAME";
 }

@@ -10,6 +10,7 @@ packages=(
 	libpcap-dev libxxhash-dev libcmocka-dev
 	libpq-dev postgresql postgresql-client
 	libvectorscan-dev libpsl-dev libjansson-dev publicsuffix
+	mariadb-server mariadb-client libmariadb-dev
 	clang-format curl procps iproute2 bc tcpdump tshark
 )
 

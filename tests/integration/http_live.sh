@@ -7,17 +7,16 @@
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
+. tests/lib/capture.sh
 . tests/lib/nginx.sh
 tmp=$(mktemp -d)
 port=$((46000 + RANDOM % 2000))
-cleanup() { [ -n "${dump_pid:-}" ] && kill "$dump_pid" 2>/dev/null; nginx_stop; rm -rf "$tmp"; }
+cleanup() { [ -n "${CAPTURE_PID:-}" ] && kill "$CAPTURE_PID" 2>/dev/null; nginx_stop; rm -rf "$tmp"; }
 trap cleanup EXIT
 
 nginx_start "$port" || { not_ok "nginx starts on port $port"; tap_done; exit 1; }
 ok "nginx starts on port $port"
-tcpdump -i lo -s 0 -U -w "$tmp/http.pcap" "tcp port $port" 2>"$tmp/tcpdump.err" &
-dump_pid=$!
-for _ in $(seq 50); do grep -q listening "$tmp/tcpdump.err" && break; sleep 0.1; done
+capture_start "$tmp/http.pcap" "tcp port $port"
 
 u=http://127.0.0.1:$port
 args=()
@@ -41,10 +40,8 @@ while buf.count(b"0\r\n\r\n") < 10:
 s.close()
 PY
 check "pipelining client ran" test $? -eq 0
-# tcpdump may start writing late: wait for its first packets before waiting for the last
-for _ in $(seq 100); do [ "$(stat -c %s "$tmp/http.pcap")" -gt 4096 ] && break; sleep 0.1; done
-capture_stop "$dump_pid" "$tmp/http.pcap"; dump_pid=
-check "tcpdump captured every packet" grep -q "^0 packets dropped by kernel" "$tmp/tcpdump.err"
+capture_settle "$tmp/http.pcap"
+check "tcpdump captured every packet" grep -q "^0 packets dropped by kernel" "$tmp/http.pcap.err"
 
 "$WIREWATCH" --source "pcap:$tmp/http.pcap" --redact none --workers 2 \
 	--output "file:$tmp/out.ndjson" 2>"$tmp/ww.err"

@@ -47,6 +47,21 @@ print("1..%d" % n)
 PY
 check "PII findings on PostgreSQL records" test $? -eq 0
 
+# redact: literals: statements as fingerprints, parameters as "?"
+"$WIREWATCH" --source "replay:$tmp/whole.wwr" --workers 1 --redact literals \
+	--output "file:$tmp/literals.ndjson" 2>/dev/null
+python3 - "$tmp/literals.ndjson" <<'PY'
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if '"type":"query"' in l]
+qs = [r for r in recs if "query" in r]
+ok1 = all(r["query"] == r["fingerprint"] for r in qs)
+ok2 = all(p == "?" for r in recs for p in r.get("params", []))
+print(("ok" if ok1 else "not ok") + " 1 - redact literals: every query written as its fingerprint")
+print(("ok" if ok2 else "not ok") + " 2 - redact literals: every parameter written as ?")
+print("1..2")
+PY
+check "redact: literals" test $? -eq 0
+
 # long pgbench sessions: whole and byte by byte (every split point would be quadratic)
 large=(tests/fixtures/postgres/large/*.bin)
 build/release/tests/tools/fixture_to_wwr "$tmp/large.wwr" 5432 whole,bytes "${large[@]}"
@@ -159,6 +174,10 @@ ok(r and r["status"] == "error" and r["error"]["code"] == "42P01", "error in the
 pipelined = [r for r in sessions[s] if r.get("statement") == "by_id" and r.get("command", "").startswith("SELECT")]
 ok([r["params"] for r in pipelined][-3:] == [["1"], ["2"], ["3"]] and pipelined[-1]["rows"] == 0,
    "three pipelined Executes before one Sync, in order")
+
+s = "gssenc_refused.bin"
+ok(find(s, command="LOGIN", status="ok") is not None and find(s, query="SELECT 'ssl-prefer' AS mode", rows=1) is not None,
+   "GSSENCRequest refused ('N'): the session goes on in clear and is parsed")
 
 s = "multi_statement.bin"
 r = find(s, status="error")
