@@ -12,10 +12,17 @@
  *
  * Buffer hand-off: a ring sample is borrowed during capture_sample(); its bytes are copied
  * into a chunk the reader owns, and reader_emit() passes the chunk on.
+ *
+ * Processes: fork/exec/exit events come through their own ring (`proc_events`, one for all
+ * CPUs) to one thread, ww-proc, the single writer of the process table (proc_table.h). It is
+ * filled from /proc after the programs are attached, so a process that starts meanwhile is
+ * in the scan, in the ring, or both (the ring's events are applied after the scan and give
+ * the same result). The thread also expires exited processes and notices lost exits.
  */
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,13 +38,18 @@
 #include <bpf/libbpf.h>
 
 #include "bpf/capture.skel.h"
+#include "capture.h"
 #include "counters.h"
 #include "events.h"
+#include "proc_table.h"
 #include "source.h"
 
-#define CAPTURE_POLL_MS	      20	 /* longest a NO_WAKEUP event waits in a ring */
-#define CAPTURE_REFRESH_NS    500000000u /* drop counters copied from the kernel this often */
-#define CAPTURE_VERIFIER_TAIL 40	 /* lines of a verifier log worth showing */
+#define CAPTURE_POLL_MS	       20	  /* longest a NO_WAKEUP event waits in a ring */
+#define CAPTURE_REFRESH_NS     500000000u /* drop counters copied from the kernel this often */
+#define CAPTURE_VERIFIER_TAIL  40	  /* lines of a verifier log worth showing */
+#define CAPTURE_PROC_POLL_MS   100	  /* process events wake the thread; this bounds expiry */
+#define CAPTURE_PROC_EXPIRE_NS 1000000000ull  /* exited processes looked at this often */
+#define CAPTURE_PROC_REAP_NS   10000000000ull /* live ones checked for a lost exit this often */
 
 /* One possible CPU's ring. Owner: the reader thread cpu % readers, from run() on. */
 struct capture_cpu {
@@ -69,7 +81,20 @@ struct capture {
 	struct capture_cpu *cpus;
 	struct capture_reader *readers;
 	bool wait_for_pool; /* queue_full = wait: a full pool stalls the reader, the ring absorbs */
+	/* the process table's writer: ww-proc owns proc_rb and the table from its start on */
+	struct ring_buffer *proc_rb;
+	pthread_t proc_thread;
+	bool proc_running;
+	bool proc_stop; /* written by capture_close (relaxed), read by ww-proc */
 };
+
+/* --pid, set by main before the source opens (bpf_source_set_pid_filter). */
+static uint32_t capture_filter_pid;
+
+void bpf_source_set_pid_filter(uint32_t pid)
+{
+	capture_filter_pid = pid;
+}
 
 static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 	[WW_DROP_RING_FULL] = {"bpf_ring_full_drops_total",
@@ -89,7 +114,7 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 	[WW_DROP_SCRATCH_BUSY] = {"bpf_scratch_busy_total",
 				  "TLS events dropped: the CPU's uprobe assembly area was in use"},
 	[WW_DROP_PROC_RING_FULL] = {"bpf_proc_ring_full_total",
-				    "Process events (fork/exec/exit) lost: the process ring was full"},
+				    "Process events lost: the process ring was full"},
 };
 
 /* Which kernel drops are lost events (the others are partial captures, still reported). */
@@ -420,6 +445,106 @@ static void capture_attach_tls(struct capture *cap)
 	free(libs);
 }
 
+/* ---- the process table's writer thread ---- */
+
+/* Ring-buffer callback of ww-proc: the sample is borrowed until we return. */
+static int capture_proc_sample(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	if (size >= sizeof(struct ww_proc_event))
+		proc_table_apply(data);
+	return 0;
+}
+
+static void *capture_proc_main(void *arg)
+{
+	struct capture *cap = arg;
+	uint64_t next_expire = 0, next_reap = 0;
+
+	while (!__atomic_load_n(&cap->proc_stop, __ATOMIC_RELAXED)) {
+		uint64_t now;
+		int n = ring_buffer__poll(cap->proc_rb, CAPTURE_PROC_POLL_MS);
+
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "wirewatch: bpf: polling the process ring: %s\n",
+				strerror(-n));
+			break;
+		}
+		now = capture_now_ns(CLOCK_MONOTONIC);
+		if (now >= next_expire) {
+			proc_table_expire(capture_now_ns(CLOCK_REALTIME));
+			next_expire = now + CAPTURE_PROC_EXPIRE_NS;
+		}
+		if (now >= next_reap) {
+			if (next_reap)
+				proc_table_reap_lost(capture_now_ns(CLOCK_REALTIME));
+			next_reap = now + CAPTURE_PROC_REAP_NS;
+		}
+	}
+	ring_buffer__consume(cap->proc_rb); /* what came before the programs were detached */
+	return NULL;
+}
+
+/*
+ * The process table: made and filled from /proc here (the programs are attached, their
+ * events wait in the ring), then handed to ww-proc. Optional: without it records carry only
+ * the pid and comm of the events, so a failure is reported and the capture goes on.
+ */
+static void capture_proc_start(struct capture *cap)
+{
+	int ret = proc_table_init("/proc", 0);
+
+	if (ret < 0) {
+		fprintf(stderr, "wirewatch: bpf: no process table: %s\n", strerror(-ret));
+		return;
+	}
+	ret = proc_table_scan();
+	if (ret < 0)
+		fprintf(stderr, "wirewatch: bpf: reading /proc: %s\n", strerror(-ret));
+	cap->proc_rb = ring_buffer__new(bpf_map__fd(cap->skel->maps.proc_events),
+					capture_proc_sample, cap, NULL);
+	if (!cap->proc_rb) {
+		fprintf(stderr, "wirewatch: bpf: process events: ring_buffer__new: %s\n",
+			strerror(errno));
+		return; /* the table keeps what /proc said */
+	}
+	ret = pthread_create(&cap->proc_thread, NULL, capture_proc_main, cap);
+	if (ret) {
+		fprintf(stderr, "wirewatch: bpf: starting the process thread: %s\n", strerror(ret));
+		return;
+	}
+	pthread_setname_np(cap->proc_thread, "ww-proc");
+	cap->proc_running = true;
+}
+
+/*
+ * After the programs are detached: ww-proc drains and stops, the table is written to
+ * $WIREWATCH_PROC_DUMP when set (tests, debugging), then freed. The workers are gone by
+ * now (runtime_destroy closes the source last), so no reader is inside a section.
+ */
+static void capture_proc_stop(struct capture *cap)
+{
+	const char *dump = getenv("WIREWATCH_PROC_DUMP");
+
+	if (cap->proc_running) {
+		__atomic_store_n(&cap->proc_stop, true, __ATOMIC_RELAXED);
+		pthread_join(cap->proc_thread, NULL);
+		cap->proc_running = false;
+	}
+	if (dump && *dump) {
+		FILE *f = fopen(dump, "w");
+
+		if (!f || proc_table_dump(f) < 0)
+			fprintf(stderr, "wirewatch: bpf: writing the process table to %s: %s\n",
+				dump, strerror(errno));
+		if (f)
+			fclose(f);
+	}
+	ring_buffer__free(cap->proc_rb);
+	cap->proc_rb = NULL;
+	proc_table_destroy();
+}
+
 static int capture_sample(void *ctx, void *data, size_t size);
 
 static int capture_make_readers(struct capture *cap, char *err, size_t err_len)
@@ -520,7 +645,6 @@ static int capture_open(struct source *src, const char *arg, const struct config
 {
 	uint32_t capture_bytes = cfg->capture_bytes;
 	struct capture *cap;
-	long online;
 	int ret;
 
 	if (arg && *arg) {
@@ -560,8 +684,9 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	if (!cap)
 		return -ENOMEM;
 	cap->ncpus = (uint32_t)ret;
-	online = sysconf(_SC_NPROCESSORS_ONLN);
-	cap->nreaders = cfg->readers ? cfg->readers : (online >= 2 ? 2 : 1);
+	/* one reader by default: it merges all CPUs' rings in time order (reader.c), which
+	 * several readers could only approximate */
+	cap->nreaders = cfg->readers ? cfg->readers : 1;
 	if (cap->nreaders > cap->ncpus)
 		cap->nreaders = cap->ncpus; /* a reader without a ring would only spin */
 	cap->wait_for_pool = cfg->queue_full == QUEUE_FULL_WAIT;
@@ -587,6 +712,7 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	if (capture_bytes > WW_CAPTURE_MAX)
 		capture_bytes = WW_CAPTURE_MAX;
 	cap->skel->rodata->self_tgid = (uint32_t)getpid();
+	cap->skel->rodata->target_tgid = capture_filter_pid;
 	cap->skel->rodata->capture_bytes = capture_bytes;
 	cap->skel->rodata->wakeup_bytes = cfg->wakeup_bytes;
 	cap->skel->rodata->capture_unix = true;
@@ -618,6 +744,7 @@ static int capture_open(struct source *src, const char *arg, const struct config
 	if (ret < 0)
 		goto err_detach;
 	capture_attach_tls(cap);
+	capture_proc_start(cap);
 	src->priv = cap;
 	return 0;
 
@@ -742,6 +869,8 @@ static void capture_refresh_drops(struct capture_reader *r)
 static int capture_drain(struct capture_reader *r)
 {
 	struct capture *cap = r->cap;
+	/* every event stamped before this instant is in a ring now: the pass's watermark */
+	uint64_t pass_start = capture_now_ns(CLOCK_REALTIME);
 
 	r->realtime_off_ns =
 		(int64_t)(capture_now_ns(CLOCK_REALTIME) - capture_now_ns(CLOCK_MONOTONIC));
@@ -755,6 +884,7 @@ static int capture_drain(struct capture_reader *r)
 		}
 	}
 	reader_flush(r->rd);
+	reader_round_done(r->rd, pass_start);
 	return 0;
 }
 
@@ -798,6 +928,7 @@ static void capture_close(struct source *src)
 	if (!cap)
 		return;
 	capture_detach(cap);
+	capture_proc_stop(cap);
 	capture_free_readers(cap);
 	capture_close_rings(cap);
 	capture_bpf__destroy(cap->skel);
@@ -808,6 +939,7 @@ static void capture_close(struct source *src)
 const struct source_ops bpf_source_ops = {
 	.name = "bpf",
 	.live = true,
+	.unordered = true,
 	.open = capture_open,
 	.readers = capture_readers,
 	.run = capture_run,

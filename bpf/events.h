@@ -85,7 +85,7 @@ enum ww_drop {
 	WW_DROP_NO_RING = 4,   /* no ring buffer for this CPU (should not happen) */
 	WW_DROP_IOV_CUT = 5,   /* iovecs or mmsg messages past the bounded loop (bytes not read) */
 	WW_DROP_TLS_NO_FD = 6, /* TLS cleartext whose socket is unknown (no syscall seen yet) */
-	WW_DROP_SCRATCH_BUSY = 7, /* uprobe event while another filled this CPU's uprobe slot */
+	WW_DROP_SCRATCH_BUSY = 7,   /* uprobe event while another filled this CPU's uprobe slot */
 	WW_DROP_PROC_RING_FULL = 8, /* process event lost: proc_events ring full (table stale) */
 	WW_DROP_NR = 9,
 };

@@ -306,7 +306,7 @@ static int proc_scan_one(struct proc_table *t, uint32_t pid)
 {
 	struct proc_node *n = proc_node_new();
 	struct proc_info *p;
-	char buf[PROC_CMDLINE_LEN + 1];
+	char buf[1024];
 	uint64_t ticks = 0;
 	ssize_t len;
 
@@ -316,15 +316,15 @@ static int proc_scan_one(struct proc_table *t, uint32_t pid)
 	p->pid = pid;
 	p->source = PROC_FROM_SCAN;
 	len = proc_read(t, pid, "stat", buf, sizeof(buf));
-	if (len <= 0 || proc_stat_parse(buf, (size_t)len, p->comm, sizeof(p->comm), &p->ppid,
-					&ticks) < 0) {
+	if (len <= 0 ||
+	    proc_stat_parse(buf, (size_t)len, p->comm, sizeof(p->comm), &p->ppid, &ticks) < 0) {
 		free(n); /* gone meanwhile, or not a process directory */
 		return -ENOENT;
 	}
 	if (t->ticks_per_s > 0)
 		p->start_ns = proc_boot_to_real(ticks * (1000000000ull / (uint64_t)t->ticks_per_s));
 	/* one byte more than kept: tells a cmdline of exactly the bound from a longer one */
-	len = proc_read(t, pid, "cmdline", buf, sizeof(buf));
+	len = proc_read(t, pid, "cmdline", buf, PROC_CMDLINE_LEN + 1);
 	if (len > 0)
 		p->cmdline_truncated =
 			proc_cmdline_join(buf, (size_t)len, p->cmdline, sizeof(p->cmdline));
@@ -452,8 +452,9 @@ void proc_table_apply(const struct ww_proc_event *ev)
 		if (!p->exe[0])
 			proc_copy_str(p->exe, sizeof(p->exe), ev->filename, sizeof(ev->filename));
 		p->cmdline_truncated =
-			proc_cmdline_join(ev->args, ev->args_len < sizeof(ev->args) ? ev->args_len
-										: sizeof(ev->args),
+			proc_cmdline_join(ev->args,
+					  ev->args_len < sizeof(ev->args) ? ev->args_len
+									  : sizeof(ev->args),
 					  p->cmdline, sizeof(p->cmdline)) ||
 			ev->args_truncated;
 		break;
@@ -466,12 +467,17 @@ void proc_table_apply(const struct ww_proc_event *ev)
 		free(n);
 		return;
 	}
-	if (ev->kind != WW_PROC_EXIT && ev->cgroup_id && ev->cgroup_id != old_cgroup) {
-		/* moved (container runtimes exec the entrypoint after the move), or first seen */
-		if (old_cgroup || !p->container[0])
-			proc_resolve_container(t, p, ev);
+	/*
+	 * Containers: read again at every exec, since runtimes move the process between fork and
+	 * exec, and on cgroup v1 hosts only the v1 hierarchies show the move (the v2 id the
+	 * kernel sends does not change). A fork inherits, unless it was born elsewhere
+	 * (clone3 CLONE_INTO_CGROUP) or nothing is known of its parent.
+	 */
+	if (ev->kind == WW_PROC_EXEC || (ev->kind == WW_PROC_FORK && ev->cgroup_id != old_cgroup &&
+					 (old_cgroup || !p->container[0])))
+		proc_resolve_container(t, p, ev);
+	if (ev->kind != WW_PROC_EXIT && ev->cgroup_id)
 		p->cgroup_id = ev->cgroup_id;
-	}
 	proc_publish(t, n);
 }
 
@@ -491,8 +497,8 @@ uint32_t proc_table_expire(uint64_t now_ns)
 		while (n < 256 && ck_hs_next(&t->hs, &it, &obj)) {
 			const struct proc_info *p = obj;
 
-			if (p->exit_ns && (now_ns == UINT64_MAX ||
-					   p->exit_ns + PROC_KEEP_EXITED_NS <= now_ns))
+			if (p->exit_ns &&
+			    (now_ns == UINT64_MAX || p->exit_ns + PROC_KEEP_EXITED_NS <= now_ns))
 				pids[n++] = p->pid;
 		}
 		for (uint32_t i = 0; i < n; i++) {
@@ -725,9 +731,8 @@ static const char *proc_component_id(const char *c, size_t len, const char *pare
 		const char *prefix, *runtime;
 	} scopes[] = {
 		/* systemd cgroup driver: <runtime>-<id>.scope */
-		{"docker-", "docker"},	 {"cri-containerd-", "containerd"},
-		{"crio-", "crio"},	 {"libpod-", "podman"},
-		{"containerd-", "containerd"},
+		{"docker-", "docker"}, {"cri-containerd-", "containerd"}, {"crio-", "crio"},
+		{"libpod-", "podman"}, {"containerd-", "containerd"},
 	};
 	static const char scope[] = ".scope";
 

@@ -58,22 +58,22 @@ enum proc_source {
 };
 
 struct proc_info {
-	uint32_t pid;  /* tgid; the table's key (first member: compared as a uint32_t) */
-	uint32_t ppid; /* real parent's tgid; 0 unknown */
-	uint32_t uid;  /* real uid */
-	uint32_t euid; /* effective uid */
-	uint64_t cgroup_id;  /* cgroup v2 id (kernfs node id), 0 unknown (processes from /proc) */
-	uint64_t start_ns;   /* CLOCK_REALTIME ns the process started */
-	uint64_t exit_ns;    /* CLOCK_REALTIME ns the process exited, 0 while it runs */
-	int32_t exit_code;   /* status << 8 | signal, as wait() would see it; valid when exited */
-	uint8_t source;	     /* enum proc_source */
+	uint32_t pid;	    /* tgid; the table's key (first member: compared as a uint32_t) */
+	uint32_t ppid;	    /* real parent's tgid; 0 unknown */
+	uint32_t uid;	    /* real uid */
+	uint32_t euid;	    /* effective uid */
+	uint64_t cgroup_id; /* cgroup v2 id (kernfs node id), 0 unknown (processes from /proc) */
+	uint64_t start_ns;  /* CLOCK_REALTIME ns the process started */
+	uint64_t exit_ns;   /* CLOCK_REALTIME ns the process exited, 0 while it runs */
+	int32_t exit_code;  /* status << 8 | signal, as wait() would see it; valid when exited */
+	uint8_t source;	    /* enum proc_source */
 	bool cmdline_truncated; /* argv was longer than PROC_CMDLINE_LEN - 1 bytes */
 	char comm[PROC_COMM_LEN];
 	/* absolute path of the program (/proc/PID/exe), or as given to execve() when the
 	 * process was gone before it could be read; "" for kernel threads */
 	char exe[PROC_EXE_LEN];
-	char cmdline[PROC_CMDLINE_LEN];		/* argv joined by single spaces */
-	char container[PROC_CONTAINER_LEN];	/* container id (hex), "" when not in one */
+	char cmdline[PROC_CMDLINE_LEN];		  /* argv joined by single spaces */
+	char container[PROC_CONTAINER_LEN];	  /* container id (hex), "" when not in one */
 	char container_runtime[PROC_RUNTIME_LEN]; /* "docker", "containerd", "crio", "podman",
 						     "kubepods" (id known, runtime not) or "" */
 };

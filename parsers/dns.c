@@ -30,12 +30,12 @@
 #include "parser.h"
 #include "wire.h"
 
-#define DNS_HEADER 12
-#define DNS_NAME_MAX 256 /* 255 bytes of presentation form + NUL */
-#define DNS_JUMPS_MAX 32
-#define DNS_PENDING 16
+#define DNS_HEADER	12
+#define DNS_NAME_MAX	256 /* 255 bytes of presentation form + NUL */
+#define DNS_JUMPS_MAX	32
+#define DNS_PENDING	16
 #define DNS_ANSWERS_MAX 32
-#define DNS_RDATA_TEXT 1024 /* a long TXT answer is cut here */
+#define DNS_RDATA_TEXT	1024 /* a long TXT answer is cut here */
 
 enum dns_counter {
 	DNS_MALFORMED,
@@ -75,7 +75,7 @@ struct dns_pending {
 struct dns_state {
 	uint8_t transport;
 	uint32_t skip[2]; /* rest of an oversize TCP message */
-	uint8_t next;     /* round-robin victim when the table is full */
+	uint8_t next;	  /* round-robin victim when the table is full */
 	struct dns_pending pend[DNS_PENDING];
 };
 
@@ -87,20 +87,20 @@ static const struct {
 	uint16_t type;
 	const char *name;
 } dns_types[] = {
-	{1, "A"},	  {2, "NS"},	  {5, "CNAME"}, {6, "SOA"},	{12, "PTR"},	{13, "HINFO"},
-	{15, "MX"},	  {16, "TXT"},	  {28, "AAAA"}, {33, "SRV"},	{35, "NAPTR"},	{39, "DNAME"},
-	{41, "OPT"},	  {43, "DS"},	  {46, "RRSIG"}, {47, "NSEC"},	{48, "DNSKEY"}, {50, "NSEC3"},
-	{52, "TLSA"},	  {64, "SVCB"},	  {65, "HTTPS"}, {99, "SPF"},	{251, "IXFR"},	{252, "AXFR"},
-	{255, "ANY"},	  {257, "CAA"},
+	{1, "A"},     {2, "NS"},    {5, "CNAME"},  {6, "SOA"},	 {12, "PTR"},	 {13, "HINFO"},
+	{15, "MX"},   {16, "TXT"},  {28, "AAAA"},  {33, "SRV"},	 {35, "NAPTR"},	 {39, "DNAME"},
+	{41, "OPT"},  {43, "DS"},   {46, "RRSIG"}, {47, "NSEC"}, {48, "DNSKEY"}, {50, "NSEC3"},
+	{52, "TLSA"}, {64, "SVCB"}, {65, "HTTPS"}, {99, "SPF"},	 {251, "IXFR"},	 {252, "AXFR"},
+	{255, "ANY"}, {257, "CAA"},
 };
 
 static const char *const dns_rcodes[] = {
-	"NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",	  "REFUSED",
+	"NOERROR",  "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP",  "REFUSED",
 	"YXDOMAIN", "YXRRSET", "NXRRSET",  "NOTAUTH",  "NOTZONE",
 };
 
-static const char *const dns_opcodes[] = {"QUERY", "IQUERY", "STATUS", "OPCODE3", "NOTIFY",
-					  "UPDATE", "DSO"};
+static const char *const dns_opcodes[] = {"QUERY",  "IQUERY", "STATUS", "OPCODE3",
+					  "NOTIFY", "UPDATE", "DSO"};
 
 /* The type's mnemonic, or "TYPEn" (RFC 3597 5) in buf. */
 static const char *type_name(uint16_t t, char *buf, size_t cap)
@@ -374,8 +374,8 @@ static void flags_text(uint16_t f, char *buf, size_t cap)
 	buf[at] = '\0';
 }
 
-static void record_question(struct query_record *rec, const struct dns_header *h,
-			    const char *qname, int qlen, uint16_t qtype)
+static void record_question(struct query_record *rec, const struct dns_header *h, const char *qname,
+			    int qlen, uint16_t qtype)
 {
 	char tbuf[16];
 	unsigned opcode = (h->flags >> 11) & 15;
@@ -429,8 +429,7 @@ static void ptr_cache(struct parse_ctx *ctx, const char *qname, int qlen, const 
 	uint16_t family = 0;
 	int tl;
 
-	if (qlen > (int)sizeof(v4) - 1 &&
-	    strcmp(qname + qlen - (int)(sizeof(v4) - 1), v4) == 0) {
+	if (qlen > (int)sizeof(v4) - 1 && strcmp(qname + qlen - (int)(sizeof(v4) - 1), v4) == 0) {
 		unsigned a[4];
 		int used = 0;
 
@@ -445,7 +444,8 @@ static void ptr_cache(struct parse_ctx *ctx, const char *qname, int qlen, const 
 		/* 32 nibbles, least significant first: "b.a.9.8. ... .ip6.arpa" */
 		for (int i = 0; i < 32; i++) {
 			char c = qname[2 * i];
-			int v = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+			int v = c >= '0' && c <= '9' ? c - '0'
+						     : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
 
 			if (v < 0 || qname[2 * i + 1] != '.')
 				return;
@@ -516,7 +516,8 @@ static void dns_response(struct parse_ctx *ctx, struct dns_state *st, const uint
 			if (n)
 				record_list_add(rec, RL_ANSWERS, text, n);
 			else
-				record_list_add(rec, RL_ANSWERS, type_name(type, text, sizeof(text)),
+				record_list_add(rec, RL_ANSWERS,
+						type_name(type, text, sizeof(text)),
 						strlen(type_name(type, text, sizeof(text))));
 		}
 		off += rdlen;
@@ -530,8 +531,8 @@ static void dns_response(struct parse_ctx *ctx, struct dns_state *st, const uint
 }
 
 /* One whole DNS message (without a TCP length prefix). */
-static void dns_message(struct parse_ctx *ctx, struct dns_state *st, const uint8_t *m,
-			uint32_t len, uint32_t bytes)
+static void dns_message(struct parse_ctx *ctx, struct dns_state *st, const uint8_t *m, uint32_t len,
+			uint32_t bytes)
 {
 	struct dns_header h;
 	char qname[DNS_NAME_MAX];
@@ -670,7 +671,8 @@ static int dns_detect(const uint8_t *p, uint32_t len, enum dir dir)
 		return 70; /* TCP, a whole length-prefixed message */
 	if (message_plausible(p, len))
 		return 60; /* a datagram */
-	if (mlen >= DNS_HEADER + 5 && mlen + 2 > len && len < 512 && header_plausible(p + 2, len - 2))
+	if (mlen >= DNS_HEADER + 5 && mlen + 2 > len && len < 512 &&
+	    header_plausible(p + 2, len - 2))
 		return DETECT_NEED_MORE; /* maybe TCP, cut */
 	return DETECT_NOT_MINE;
 }

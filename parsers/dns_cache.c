@@ -20,8 +20,8 @@
 
 /* Everything in a slot is read and written as 64-bit atomics (seqlock payload). */
 struct dns_slot {
-	_Atomic uint64_t seq;       /* odd while the writer changes the slot */
-	_Atomic uint64_t key[2];    /* the address, 16 bytes (IPv4 mapped to ::ffff:a.b.c.d) */
+	_Atomic uint64_t seq;	     /* odd while the writer changes the slot */
+	_Atomic uint64_t key[2];     /* the address, 16 bytes (IPv4 mapped to ::ffff:a.b.c.d) */
 	_Atomic uint64_t expires_ns; /* 0 = empty slot */
 	_Atomic uint64_t written_ns;
 	_Atomic uint64_t name_len;
@@ -241,7 +241,7 @@ const char *dns_cache_name_at(const struct endpoint *dst, uint64_t ts_ns, bool *
 	if (dst->family != AF_INET && dst->family != AF_INET6)
 		return NULL;
 	return dns_cache_lookup(dst->family, dst->addr, ts_ns, buf, sizeof(buf), stale) ? buf
-											 : NULL;
+											: NULL;
 }
 
 const char *dns_cache_name_for(const struct endpoint *dst)

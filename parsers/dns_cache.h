@@ -25,10 +25,10 @@
 
 #include "chunk.h"
 
-#define DNS_CACHE_NAME_MAX 128 /* longer names are cut (DNS allows 253) */
-#define DNS_CACHE_SHARDS 64    /* writer threads that can own a shard */
-#define DNS_CACHE_SLOTS 4096   /* entries per shard (power of two) */
-#define DNS_CACHE_WAYS 8       /* slots probed per address */
+#define DNS_CACHE_NAME_MAX 128	/* longer names are cut (DNS allows 253) */
+#define DNS_CACHE_SHARDS   64	/* writer threads that can own a shard */
+#define DNS_CACHE_SLOTS	   4096 /* entries per shard (power of two) */
+#define DNS_CACHE_WAYS	   8	/* slots probed per address */
 
 /*
  * Remembers that addr (4 or 16 bytes, network order) is `name` for ttl_s seconds from

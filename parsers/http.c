@@ -24,10 +24,10 @@
 #include "counters.h"
 #include "parser.h"
 
-#define HTTP_PENDING 64      /* requests awaiting a response (engine PENDING_MAX) */
-#define HTTP_LINE_MAX 4096   /* chunk-size and trailer lines */
-#define HTTP_BODY_SCAN 4096  /* body bytes per message handed to the PII engine */
-#define HTTP_SEEK_LINE 8192  /* a line longer than this cannot be a start line */
+#define HTTP_PENDING   64   /* requests awaiting a response (engine PENDING_MAX) */
+#define HTTP_LINE_MAX  4096 /* chunk-size and trailer lines */
+#define HTTP_BODY_SCAN 4096 /* body bytes per message handed to the PII engine */
+#define HTTP_SEEK_LINE 8192 /* a line longer than this cannot be a start line */
 
 enum http_counter {
 	HTTP_MALFORMED,
@@ -41,14 +41,16 @@ enum http_counter {
 static const struct counter_def http_counter_defs[HTTP_COUNTERS] = {
 	[HTTP_MALFORMED] = {"http_malformed_total",
 			    "Start lines or chunk sizes that are not HTTP/1.x (resynchronised)"},
-	[HTTP_OVERSIZE_HEAD] = {"http_oversize_head_total",
-				"Message heads longer than parsers.buffer_bytes (connection given up)"},
+	[HTTP_OVERSIZE_HEAD] =
+		{"http_oversize_head_total",
+		 "Message heads longer than parsers.buffer_bytes (connection given up)"},
 	[HTTP_RESYNC] = {"http_resync_total",
 			 "Times a direction searched for the next message after a gap or junk"},
 	[HTTP_UNMATCHED] = {"http_unmatched_responses_total",
 			    "Responses with no request waiting for them"},
-	[HTTP_UPGRADED] = {"http_upgraded_total",
-			   "Connections switched to another protocol (101, CONNECT, HTTP/2 preface)"},
+	[HTTP_UPGRADED] =
+		{"http_upgraded_total",
+		 "Connections switched to another protocol (101, CONNECT, HTTP/2 preface)"},
 };
 
 enum http_phase {
@@ -72,7 +74,7 @@ enum http_req_flag {
 };
 
 struct http_dir {
-	uint8_t phase;     /* enum http_phase */
+	uint8_t phase;	   /* enum http_phase */
 	bool seek_midline; /* HP_SEEK: the next byte is not at a line start */
 	bool upgrade_wait; /* request side: an Upgrade offer awaits its answer */
 	uint32_t scanned;  /* head bytes already searched for the empty line */
@@ -245,11 +247,11 @@ static void finish_all_pending(struct parse_ctx *ctx, struct http_state *st)
 /* ---- heads ---- */
 
 struct http_head {
-	const uint8_t *line;  /* start line without its line end */
+	const uint8_t *line; /* start line without its line end */
 	uint32_t line_len;
 	int64_t content_length; /* -1 none */
 	bool chunked;
-	bool te_other;        /* Transfer-Encoding without chunked last */
+	bool te_other; /* Transfer-Encoding without chunked last */
 	bool conn_close;
 	bool conn_upgrade;
 	bool expect_continue;
@@ -413,8 +415,7 @@ static void record_target(struct parse_ctx *ctx, struct query_record *rec, const
 	record_set_str(rec, RS_PATH, t, tlen);
 	q = memchr(t, '?', tlen);
 	if (q) /* query string values are where PII in URLs sits */
-		record_value(ctx, rec, VALUE_QUERY, NULL, 0, q + 1,
-			     tlen - (uint32_t)(q + 1 - t));
+		record_value(ctx, rec, VALUE_QUERY, NULL, 0, q + 1, tlen - (uint32_t)(q + 1 - t));
 }
 
 static struct parse_result result(enum parse_status s, uint32_t consumed, uint32_t needed)
@@ -599,8 +600,8 @@ static struct parse_result response_head(struct parse_ctx *ctx, struct http_stat
 }
 
 /* Body bytes: counted into the message's record, the first ones scanned for PII. */
-static void body_bytes(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
-		       const uint8_t *p, uint32_t n)
+static void body_bytes(struct parse_ctx *ctx, struct http_state *st, enum dir dir, const uint8_t *p,
+		       uint32_t n)
 {
 	struct http_dir *d = &st->d[dir];
 	struct query_record *rec = dir == DIR_REQUEST ? st->req_rec : st->resp_rec;
@@ -614,6 +615,29 @@ static void body_bytes(struct parse_ctx *ctx, struct http_state *st, enum dir di
 		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, k);
 		d->body_scanned += k;
 	}
+}
+
+/*
+ * Body bytes scanned for PII are handed over in one piece whatever the segmentation
+ * (a value cut in two would be two values): the first HTTP_BODY_SCAN bytes of a body
+ * (of each chunk, until the message's budget is spent) wait until they are all here.
+ */
+static uint32_t scan_want(const struct http_dir *d)
+{
+	uint64_t want = HTTP_BODY_SCAN - d->body_scanned;
+
+	return (uint32_t)(d->remaining < want ? d->remaining : want);
+}
+
+/* How many body bytes to take now from len available: 0 = wait for more. */
+static uint32_t body_take(const struct http_dir *d, uint32_t len)
+{
+	if (d->body_scanned < HTTP_BODY_SCAN) {
+		uint32_t want = scan_want(d);
+
+		return len < want ? 0 : want;
+	}
+	return d->remaining < len ? (uint32_t)d->remaining : len;
 }
 
 /* A line of the chunked framing (size line, CRLF, trailer); 0 with *more when cut. */
@@ -695,7 +719,9 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 		return dir == DIR_REQUEST ? request_head(ctx, st, p, end)
 					  : response_head(ctx, st, p, end);
 	case HP_BODY_LEN:
-		n = d->remaining < len ? (uint32_t)d->remaining : len;
+		n = body_take(d, len);
+		if (!n)
+			return result(PARSE_MORE, 0, scan_want(d));
 		body_bytes(ctx, st, dir, p, n);
 		d->remaining -= n;
 		if (!d->remaining)
@@ -711,7 +737,8 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 						   : result(PARSE_MORE, 0, len + 1);
 		for (; i < n; i++) {
 			uint8_t c = lower(p[i]);
-			int v = c >= '0' && c <= '9' ? c - '0' : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
+			int v = c >= '0' && c <= '9' ? c - '0'
+						     : (c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1);
 
 			if (v < 0)
 				break;
@@ -733,7 +760,9 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 		return result(PARSE_OK, n, 0);
 	}
 	case HP_CHUNK_DATA:
-		n = d->remaining < len ? (uint32_t)d->remaining : len;
+		n = body_take(d, len);
+		if (!n)
+			return result(PARSE_MORE, 0, scan_want(d));
 		body_bytes(ctx, st, dir, p, n);
 		d->remaining -= n;
 		if (!d->remaining)
@@ -816,9 +845,9 @@ static void http_on_close(struct parse_ctx *ctx, void *state)
 /* ---- detection ---- */
 
 static const char *const http_methods[] = {
-	"GET ",	   "POST ",    "PUT ",	 "DELETE ", "HEAD ",  "OPTIONS ", "PATCH ",
-	"CONNECT ", "TRACE ", "PROPFIND ", "PROPPATCH ", "MKCOL ", "COPY ", "MOVE ",
-	"LOCK ",   "UNLOCK ", "PRI ",     "REPORT ",  "SEARCH ", "PURGE ",
+	"GET ",	    "POST ",   "PUT ",	    "DELETE ",	  "HEAD ",   "OPTIONS ", "PATCH ",
+	"CONNECT ", "TRACE ",  "PROPFIND ", "PROPPATCH ", "MKCOL ",  "COPY ",	 "MOVE ",
+	"LOCK ",    "UNLOCK ", "PRI ",	    "REPORT ",	  "SEARCH ", "PURGE ",
 };
 
 static int http_detect(const uint8_t *p, uint32_t len, enum dir dir)

@@ -25,11 +25,12 @@
 #include "counters.h"
 #include "parser.h"
 
-#define REDIS_QUERY_MAX 1024 /* query text kept per command; the rest is cut */
-#define REDIS_PENDING 64     /* commands awaiting replies (engine PENDING_MAX) */
-#define REDIS_DEPTH 32       /* nesting of aggregates in a reply */
-#define REDIS_LINE_MAX 65536 /* an inline command or a type line */
-#define REDIS_ARGS_MAX (1 << 20)
+#define REDIS_QUERY_MAX	 1024  /* query text kept per command; the rest is cut */
+#define REDIS_PENDING	 64    /* commands awaiting replies (engine PENDING_MAX) */
+#define REDIS_DEPTH	 32    /* nesting of aggregates in a reply */
+#define REDIS_LINE_MAX	 65536 /* an inline command or a type line */
+#define REDIS_ARGS_MAX	 (1 << 20)
+#define REDIS_VALUE_SCAN 2048 /* bytes of a bulk string handed to the PII engine at once */
 
 enum redis_counter {
 	REDIS_MALFORMED,
@@ -49,23 +50,23 @@ static const struct counter_def redis_counter_defs[REDIS_COUNTERS] = {
 
 /* Request side phases. */
 enum redis_req_phase {
-	RQ_IDLE = 0,   /* a new command: '*' array or an inline line */
-	RQ_BULK_HDR,   /* "$len" of the next argument */
-	RQ_BULK_DATA,  /* argument bytes */
-	RQ_BULK_CRLF,  /* the CRLF after them */
+	RQ_IDLE = 0,  /* a new command: '*' array or an inline line */
+	RQ_BULK_HDR,  /* "$len" of the next argument */
+	RQ_BULK_DATA, /* argument bytes */
+	RQ_BULK_CRLF, /* the CRLF after them */
 };
 
 /* Reply side phases. */
 enum redis_resp_phase {
-	RP_TYPE = 0,   /* a type line */
-	RP_BULK,       /* bulk/blob/verbatim bytes */
+	RP_TYPE = 0, /* a type line */
+	RP_BULK,     /* bulk/blob/verbatim bytes */
 	RP_BULK_CRLF,
 	RP_STREAM_HDR, /* RESP3 streamed string: ";len" */
 };
 
 /* What a waiting command tells about its replies. */
 enum redis_cmd_flag {
-	RCF_RECORD = 1u << 0,    /* a record was allocated: it is record_oldest() */
+	RCF_RECORD = 1u << 0,	 /* a record was allocated: it is record_oldest() */
 	RCF_SUBSCRIBE = 1u << 1, /* answered by `confirms` subscription confirmations */
 };
 
@@ -76,20 +77,22 @@ struct redis_cmd {
 
 /* The reply being read: what decides whether it is a reply and what it says. */
 struct redis_reply {
-	uint8_t top_type;   /* first non-attribute type byte at depth 0 */
-	uint8_t first_len;  /* captured first element of a top-level array/push */
+	uint8_t top_type;  /* first non-attribute type byte at depth 0 */
+	uint8_t first_len; /* captured first element of a top-level array/push */
 	bool error;
 	bool first_done;
-	int64_t third;      /* the third element when an integer (subscription count) */
-	int64_t elems;      /* top-level element count */
+	int64_t third; /* the third element when an integer (subscription count) */
+	int64_t elems; /* top-level element count */
 	char first[16];
 };
 
 struct redis_state {
 	/* request */
 	uint8_t rq_phase;
-	bool rq_masked;       /* the current argument is a credential */
-	uint8_t mask_at;      /* argument index to mask (HELLO ... AUTH user PASS) */
+	bool rq_masked;	 /* the current argument is a credential */
+	bool rq_scanned; /* the current argument's head went to the PII engine */
+	bool rp_scanned; /* the same for the reply's bulk string */
+	uint8_t mask_at; /* argument index to mask (HELLO ... AUTH user PASS) */
 	uint32_t args_left;
 	uint32_t args_total;
 	uint32_t arg_index;
@@ -232,6 +235,7 @@ static void arg_begin(struct redis_state *st, uint32_t args_total)
 		st->rq_masked = true;
 	if (st->rq_masked)
 		query_add(st, (const uint8_t *)"****", 4);
+	st->rq_scanned = false;
 }
 
 /* Argument bytes as they stream (the first argument is the command name). */
@@ -244,8 +248,9 @@ static void arg_bytes(struct parse_ctx *ctx, struct redis_state *st, const uint8
 	if (st->rq_masked)
 		return;
 	query_add(st, p, n);
-	if (st->arg_index > 0)
+	if (st->arg_index > 0 && !st->rq_scanned)
 		record_value(ctx, st->rq_rec, VALUE_PARAM, NULL, 0, p, n);
+	st->rq_scanned = true;
 }
 
 static void arg_end(struct redis_state *st)
@@ -367,7 +372,17 @@ static struct parse_result redis_request(struct parse_ctx *ctx, struct redis_sta
 		st->rq_phase = v ? RQ_BULK_DATA : RQ_BULK_CRLF;
 		return result(PARSE_OK, total, 0);
 	case RQ_BULK_DATA:
+		/* the scanned head of an argument in one piece, whatever the segmentation */
 		n = st->rq_remaining < len ? (uint32_t)st->rq_remaining : len;
+		if (!st->rq_scanned) {
+			uint32_t want = st->rq_remaining < REDIS_VALUE_SCAN
+						? (uint32_t)st->rq_remaining
+						: REDIS_VALUE_SCAN;
+
+			if (len < want)
+				return result(PARSE_MORE, 0, want);
+			n = want;
+		}
 		arg_bytes(ctx, st, p, n);
 		record_add_bytes(st->rq_rec, DIR_REQUEST, n);
 		st->rq_remaining -= n;
@@ -556,9 +571,9 @@ static struct parse_result redis_reply_type(struct parse_ctx *ctx, struct redis_
 		st->stream_mask &= ~(1u << st->depth);
 		value_done(ctx, st);
 		return result(PARSE_OK, total, 0);
-	case '$': /* bulk string */
-	case '!': /* blob error */
-	case '=': /* verbatim string */
+	case '$':				   /* bulk string */
+	case '!':				   /* blob error */
+	case '=':				   /* verbatim string */
 		if (blen == 1 && body[0] == '?') { /* RESP3 streamed string */
 			st->rp_phase = RP_STREAM_HDR;
 			st->rp_streaming = true;
@@ -575,6 +590,7 @@ static struct parse_result redis_reply_type(struct parse_ctx *ctx, struct redis_
 			return result(PARSE_OK, total, 0);
 		}
 		st->rp_remaining = (uint64_t)v;
+		st->rp_scanned = false;
 		st->rp_first_capture = t == '$';
 		st->rp_phase = v ? RP_BULK : RP_BULK_CRLF;
 		if (!v)
@@ -631,13 +647,23 @@ static struct parse_result redis_response(struct parse_ctx *ctx, struct redis_st
 		return redis_reply_type(ctx, st, p, len);
 	case RP_BULK:
 		n = st->rp_remaining < len ? (uint32_t)st->rp_remaining : len;
+		if (!st->rp_scanned) { /* the head in one piece (see RQ_BULK_DATA) */
+			uint32_t want = st->rp_remaining < REDIS_VALUE_SCAN
+						? (uint32_t)st->rp_remaining
+						: REDIS_VALUE_SCAN;
+
+			if (len < want)
+				return result(PARSE_MORE, 0, want);
+			n = want;
+		}
 		record_add_bytes(rec, DIR_RESPONSE, n);
 		if (st->rp_first_capture)
 			top_element(st, '$', p, n, false);
 		if (st->depth == 0 && st->rp.error)
 			reply_error(rec, p, n);
-		else
+		else if (!st->rp_scanned)
 			record_value(ctx, rec, VALUE_RESULT, NULL, 0, p, n);
+		st->rp_scanned = true;
 		st->rp_remaining -= n;
 		if (!st->rp_remaining)
 			st->rp_phase = RP_BULK_CRLF;
@@ -678,6 +704,7 @@ static struct parse_result redis_response(struct parse_ctx *ctx, struct redis_st
 		}
 		/* a chunk: its bytes then CRLF, then the next ";len" */
 		st->rp_remaining = (uint64_t)v;
+		st->rp_scanned = false;
 		st->rp_first_capture = false;
 		st->rp_phase = RP_BULK;
 		return result(PARSE_OK, total, 0);
@@ -714,8 +741,9 @@ static void redis_on_gap(struct parse_ctx *ctx, void *state, enum dir dir, uint6
 /* ---- detection ---- */
 
 static const char *const inline_commands[] = {
-	"PING", "INFO", "AUTH ", "HELLO", "SELECT ", "GET ", "SET ", "QUIT", "CLIENT ", "COMMAND",
-	"DBSIZE", "KEYS ", "MONITOR", "FLUSHALL", "FLUSHDB", "CONFIG ", "SUBSCRIBE ", "ECHO ",
+	"PING",	   "INFO",     "AUTH ",	  "HELLO",   "SELECT ",	   "GET ",
+	"SET ",	   "QUIT",     "CLIENT ", "COMMAND", "DBSIZE",	   "KEYS ",
+	"MONITOR", "FLUSHALL", "FLUSHDB", "CONFIG ", "SUBSCRIBE ", "ECHO ",
 };
 
 static int redis_detect(const uint8_t *p, uint32_t len, enum dir dir)
@@ -741,8 +769,8 @@ static int redis_detect(const uint8_t *p, uint32_t len, enum dir dir)
 
 		if (len < n + 1)
 			continue;
-		if (ieq(p, n, inline_commands[k]) &&
-		    (inline_commands[k][n - 1] == ' ' || p[n] == '\r' || p[n] == '\n' || p[n] == ' '))
+		if (ieq(p, n, inline_commands[k]) && (inline_commands[k][n - 1] == ' ' ||
+						      p[n] == '\r' || p[n] == '\n' || p[n] == ' '))
 			return memchr(p, '\n', len) ? 40 : DETECT_NEED_MORE;
 	}
 	return DETECT_NOT_MINE;

@@ -33,6 +33,7 @@ struct conn {
 	uint8_t role;		 /* enum conn_role */
 	uint8_t flags;		 /* union of chunk flags seen (TLS, UDP, UNIX) */
 	bool midstream;		 /* first seen without an open event */
+	uint16_t held;		 /* chunks of this connection waiting in the reorder window */
 	char comm[CHUNK_COMM_LEN];
 	struct endpoint src;
 	struct endpoint dst;

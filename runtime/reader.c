@@ -28,6 +28,9 @@ static const struct counter_def reader_counter_defs[READER_COUNTERS] = {
 				 "Events the source itself lost (kernel ring full, budget, ...)"},
 	[READER_FILTERED] = {"reader_filtered_total",
 			     "Chunks skipped by --pid or --port (not a loss)"},
+	[READER_ORDER_FORCED] = {"reader_order_forced_total",
+				 "Passes handed on before their watermark because the chunk pool ran "
+				 "dry (time order across CPUs not guaranteed for them)"},
 };
 
 int reader_init(struct reader *rd, struct runtime *rt, uint32_t index)
@@ -43,6 +46,13 @@ int reader_init(struct reader *rd, struct runtime *rt, uint32_t index)
 	if (err)
 		return err;
 	rd->pending = calloc((size_t)nw * READER_BATCH, sizeof(*rd->pending));
+	if (rt->source.ops->unordered) {
+		rd->pass = calloc(rt->cfg->chunk_pool, sizeof(*rd->pass));
+		if (!rd->pass) {
+			reader_destroy(rd);
+			return -ENOMEM;
+		}
+	}
 	rd->npending = calloc(nw, sizeof(*rd->npending));
 	if (!rd->pending || !rd->npending) {
 		reader_destroy(rd);
@@ -58,6 +68,8 @@ void reader_destroy(struct reader *rd)
 	chunk_pool_destroy(&rd->pool);
 	free(rd->pending);
 	free(rd->npending);
+	free(rd->pass);
+	rd->pass = NULL;
 	rd->pending = NULL;
 	rd->npending = NULL;
 }
@@ -110,13 +122,20 @@ void reader_flush(struct reader *rd)
 			reader_push(rd, w);
 }
 
+static void reader_pass_release(struct reader *rd, uint64_t watermark_ns);
+
 struct chunk *reader_chunk_get(struct reader *rd)
 {
 	struct chunk *c = chunk_pool_get(&rd->pool);
 
 	if (c)
 		return c;
-	/* chunks parked in our own pending batches count against the pool: send them */
+	/* chunks held for ordering or parked in pending batches count against the pool:
+	 * hand them on (out of watermark order, counted) rather than wait for ourselves */
+	if (rd->npass) {
+		counter_add(&rd->counters[READER_ORDER_FORCED], 1);
+		reader_pass_release(rd, UINT64_MAX);
+	}
 	reader_flush(rd);
 	if (rd->rt->cfg->queue_full == QUEUE_FULL_WAIT) {
 		while (!(c = chunk_pool_get(&rd->pool)))
@@ -138,16 +157,12 @@ static bool reader_filtered(const struct runtime *rt, const struct chunk *c)
 	return false;
 }
 
-void reader_emit(struct reader *rd, struct chunk *c)
+/* Hands a chunk to its shard's pending batch (and the recording). */
+static void reader_dispatch(struct reader *rd, struct chunk *c)
 {
 	struct runtime *rt = rd->rt;
 	uint32_t w;
 
-	if (reader_filtered(rt, c)) {
-		counter_add(&rd->counters[READER_FILTERED], 1);
-		chunk_pool_put_local(&rd->pool, c);
-		return;
-	}
 	if (rt->rec)
 		recorder_write(rt->rec, c);
 	counter_add(&rd->counters[READER_CHUNKS], 1);
@@ -156,6 +171,52 @@ void reader_emit(struct reader *rd, struct chunk *c)
 	rd->pending[(size_t)w * READER_BATCH + rd->npending[w]++] = c;
 	if (rd->npending[w] == READER_BATCH)
 		reader_push(rd, w);
+}
+
+static int pass_entry_cmp(const void *a, const void *b)
+{
+	const struct pass_entry *x = a, *y = b;
+
+	if (x->c->ts_ns != y->c->ts_ns)
+		return x->c->ts_ns < y->c->ts_ns ? -1 : 1;
+	return x->seq < y->seq ? -1 : (x->seq > y->seq);
+}
+
+/* Hands on the held chunks stamped before watermark_ns (all of them for UINT64_MAX). */
+static void reader_pass_release(struct reader *rd, uint64_t watermark_ns)
+{
+	uint32_t i = 0, kept;
+
+	if (rd->npass == 0)
+		return;
+	qsort(rd->pass, rd->npass, sizeof(*rd->pass), pass_entry_cmp);
+	while (i < rd->npass && rd->pass[i].c->ts_ns < watermark_ns)
+		reader_dispatch(rd, rd->pass[i++].c);
+	kept = rd->npass - i;
+	memmove(rd->pass, rd->pass + i, kept * sizeof(*rd->pass));
+	rd->npass = kept;
+}
+
+void reader_emit(struct reader *rd, struct chunk *c)
+{
+	if (reader_filtered(rd->rt, c)) {
+		counter_add(&rd->counters[READER_FILTERED], 1);
+		chunk_pool_put_local(&rd->pool, c);
+		return;
+	}
+	if (rd->pass) {
+		/* every chunk comes from the pool, so the pool's size bounds the pass */
+		rd->pass[rd->npass++] = (struct pass_entry){c, rd->pass_seq++};
+		return;
+	}
+	reader_dispatch(rd, c);
+}
+
+void reader_round_done(struct reader *rd, uint64_t watermark_ns)
+{
+	reader_pass_release(rd, watermark_ns);
+	reader_flush(rd);
+	__atomic_store_n(&rd->rounds, rd->rounds + 1, __ATOMIC_RELEASE);
 }
 
 void reader_count_source_drop(struct reader *rd, uint64_t n)
@@ -169,7 +230,9 @@ void *reader_main(void *arg)
 	struct runtime *rt = rd->rt;
 
 	rd->result = rt->source.ops->run(&rt->source, rd, rd->index);
+	reader_pass_release(rd, UINT64_MAX);
 	reader_flush(rd);
+	__atomic_store_n(&rd->rounds, UINT64_MAX, __ATOMIC_RELEASE); /* nothing more will come */
 	__atomic_fetch_sub(&rt->readers_running, 1, __ATOMIC_RELEASE);
 	return NULL;
 }

@@ -37,10 +37,17 @@ enum reader_counter {
 	READER_QUEUE_FULL_WAITS,
 	READER_SOURCE_DROPS,
 	READER_FILTERED,
+	READER_ORDER_FORCED,
 	READER_COUNTERS,
 };
 
 #define READER_BATCH 32 /* chunks gathered per worker before one push burst */
+
+/* A chunk held by its reader until the pass's watermark passes it (see source.h). */
+struct pass_entry {
+	struct chunk *c;
+	uint64_t seq; /* arrival order: ties in timestamp keep it */
+};
 
 struct reader {
 	struct runtime *rt;
@@ -50,6 +57,11 @@ struct reader {
 	struct chunk_pool pool;
 	struct chunk **pending; /* [worker * READER_BATCH + i], owned by this reader */
 	uint32_t *npending;	/* [worker] */
+	struct pass_entry *pass; /* unordered sources: chunks of the current pass, owned here */
+	uint32_t npass;
+	uint64_t pass_seq;
+	uint64_t rounds; /* complete passes (reader_round_done); UINT64_MAX once finished.
+			  * Written by the reader (release), read by workers (acquire). */
 	uint64_t counters[READER_COUNTERS];
 };
 
@@ -63,8 +75,20 @@ enum worker_counter {
 	WORKER_LOST_BYTES,
 	WORKER_CLOSE_UNKNOWN,
 	WORKER_LATE_EVENTS,
+	WORKER_REORDERED,
+	WORKER_REORDER_EXPIRED,
 	WORKER_COUNTERS,
 };
+
+/* A chunk that arrived ahead of bytes still in flight on another CPU's ring. */
+struct held_chunk {
+	struct chunk *ch;
+	uint32_t reader;     /* whose pool it goes back to */
+	uint64_t arrived_ns; /* monotonic */
+	uint64_t round;      /* the slowest reader's pass count when it arrived */
+};
+
+#define WORKER_HELD_MAX 256
 
 struct worker {
 	struct runtime *rt;
@@ -75,6 +99,8 @@ struct worker {
 	struct parse_engine *engine;
 	uint64_t now_ns; /* source time: newest chunk timestamp seen (live: or the wall clock) */
 	uint64_t *recently_closed; /* WORKER_CLOSED_SLOTS hashes of closed {key, generation} */
+	uint32_t nheld;
+	struct held_chunk held[WORKER_HELD_MAX]; /* the reorder window (see worker.c) */
 	uint64_t counters[WORKER_COUNTERS];
 };
 

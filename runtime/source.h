@@ -20,6 +20,8 @@ struct source;
 struct source_ops {
 	const char *name; /* the scheme in --source NAME[:ARG] */
 	bool live;	  /* time advances by the wall clock (not only by chunk timestamps) */
+	bool unordered;   /* a connection's chunks may arrive out of order (per-CPU rings):
+			   * workers put them back in offset order within a short window */
 	/* Parses arg, opens what it needs; returns 0 or -errno with a message in err. */
 	int (*open)(struct source *src, const char *arg, const struct config *cfg, char *err,
 		    size_t err_len);
@@ -58,6 +60,16 @@ uint32_t reader_chunk_capacity(const struct reader *rd);
 void reader_emit(struct reader *rd, struct chunk *c);
 void reader_flush(struct reader *rd);
 bool reader_stopping(const struct reader *rd);
+
+/*
+ * An unordered source (per-CPU rings) calls this after each complete pass over all of its
+ * rings. watermark_ns is when the pass began, in the chunks' clock: every chunk stamped
+ * before it was in a ring then and has been emitted by now. The reader holds the chunks
+ * of a pass and hands them on in timestamp order up to the watermark, so the shards see
+ * each connection's sends and receives in the order they happened, across CPUs. Workers
+ * count passes as the clock of their own (per-direction) reorder window.
+ */
+void reader_round_done(struct reader *rd, uint64_t watermark_ns);
 
 /* Counts an event the source itself had to drop (e.g. ring-full in the kernel). */
 void reader_count_source_drop(struct reader *rd, uint64_t n);

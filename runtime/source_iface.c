@@ -502,7 +502,7 @@ static int iface_source_open(struct source *src, const char *arg, const struct c
 	snprintf(is->name, sizeof(is->name), "%s", arg);
 	is->ifindex = (int)if_nametoindex(arg);
 	if (!is->ifindex) {
-		ret = errno == ENODEV || errno == ENXIO ? -ENODEV : -errno;
+		ret = -EINVAL; /* a name that does not exist is bad usage: exit 2 */
 		snprintf(err, err_len, "iface:%s: no such network interface", arg);
 		goto fail;
 	}

@@ -26,6 +26,16 @@
  * the recently closed ones so that late events are counted instead of reopening them.
  */
 #define WORKER_CLOSED_SLOTS 8192
+/*
+ * The reorder window. Bytes written on one CPU can reach the shard a reader pass after
+ * later bytes written on another CPU. A chunk that starts beyond what its connection has
+ * seen (and any close) waits until every reader has completed two full passes over its
+ * rings since the chunk arrived: by then whatever was written before it has arrived, or
+ * was lost in the kernel (counted there). Under load passes slow down and the window
+ * stretches with them; WORKER_REORDER_MAX_NS bounds it should a reader stall.
+ */
+#define WORKER_REORDER_PASSES 2
+#define WORKER_REORDER_MAX_NS 2000000000ull
 #define WORKER_SWEEP_NS	    250000000ull /* idle eviction runs four times a second */
 
 static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
@@ -43,6 +53,10 @@ static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
 				  "Close events for connections the shard never saw"},
 	[WORKER_LATE_EVENTS] = {"conn_late_events_total",
 				"Events for a connection already closed (reordered across CPUs)"},
+	[WORKER_REORDERED] = {"conn_reordered_chunks_total",
+			      "Chunks that arrived ahead of earlier bytes and were put back in order"},
+	[WORKER_REORDER_EXPIRED] = {"conn_reorder_expired_total",
+				    "Chunks whose earlier bytes never came within the reorder window"},
 };
 
 int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
@@ -136,7 +150,9 @@ static struct conn *conn_open(struct worker *w, const struct chunk *ch)
 	c->first_ts_ns = ch->ts_ns;
 	c->last_ts_ns = ch->ts_ns;
 	c->midstream = ch->kind != CHUNK_OPEN;
-	if (c->midstream) {
+	/* an unordered source numbers every connection's bytes from 0, from first sight on:
+	 * a first chunk that starts later is early, not a stream joined in the middle */
+	if (c->midstream && !w->rt->source.ops->unordered) {
 		/* the stream is joined where we first see it: no bytes before are missing */
 		c->next_offset[DIR_REQUEST] = UINT64_MAX;
 		c->next_offset[DIR_RESPONSE] = UINT64_MAX;
@@ -163,7 +179,155 @@ static void conn_account_gap(struct worker *w, struct conn *c, const struct chun
 	}
 }
 
-static void worker_process(struct worker *w, const struct chunk *ch)
+/* Whether ch must wait: bytes before it are in flight; a close always waits a little. */
+static bool chunk_is_early(const struct conn *c, const struct chunk *ch)
+{
+	if (ch->kind == CHUNK_CLOSE)
+		return true;
+	if ((ch->kind != CHUNK_DATA && ch->kind != CHUNK_GAP) || !c)
+		return false;
+	return c->next_offset[ch->dir] != UINT64_MAX && ch->offset > c->next_offset[ch->dir];
+}
+
+static void worker_apply(struct worker *w, const struct chunk *ch);
+
+static void held_release(struct worker *w, uint32_t i)
+{
+	struct held_chunk *h = &w->held[i];
+
+	chunk_pool_return(&w->rt->readers[h->reader].pool, w->index, h->ch);
+	w->held[i] = w->held[--w->nheld];
+}
+
+/* Applies the held chunks of a connection that are now in order. */
+static void held_drain_conn(struct worker *w, uint64_t key, uint32_t generation)
+{
+	bool progress = true;
+
+	while (progress) {
+		struct conn *c = conn_table_lookup(&w->conns, key, generation);
+
+		progress = false;
+		if (!c || !c->held)
+			return;
+		for (uint32_t i = 0; i < w->nheld; i++) {
+			const struct chunk *ch = w->held[i].ch;
+
+			if (ch->conn_key != key || ch->generation != generation ||
+			    chunk_is_early(c, ch))
+				continue;
+			c->held--;
+			worker_apply(w, ch);
+			held_release(w, i);
+			progress = true;
+			break;
+		}
+	}
+}
+
+/* Stops waiting for a connection: its held chunks in offset order (gaps counted), the
+ * close last. */
+static void held_expire_conn(struct worker *w, uint64_t key, uint32_t generation)
+{
+	for (;;) {
+		struct conn *c = conn_table_lookup(&w->conns, key, generation);
+		uint32_t best = UINT32_MAX;
+
+		for (uint32_t i = 0; i < w->nheld; i++) {
+			const struct chunk *ch = w->held[i].ch;
+			const struct chunk *b = best == UINT32_MAX ? NULL : w->held[best].ch;
+
+			if (ch->conn_key != key || ch->generation != generation)
+				continue;
+			if (!b || (b->kind == CHUNK_CLOSE && ch->kind != CHUNK_CLOSE) ||
+			    (ch->kind != CHUNK_CLOSE && b->kind != CHUNK_CLOSE &&
+			     ch->offset < b->offset))
+				best = i;
+		}
+		if (best == UINT32_MAX)
+			return;
+		if (c) {
+			if (w->held[best].ch->kind != CHUNK_CLOSE && chunk_is_early(c, w->held[best].ch))
+				counter_add(&w->counters[WORKER_REORDER_EXPIRED], 1);
+			c->held--;
+		}
+		worker_apply(w, w->held[best].ch);
+		held_release(w, best);
+	}
+}
+
+/* The pass count of the slowest reader (acquire: its pushes before it are visible). */
+static uint64_t readers_round(const struct runtime *rt)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (uint32_t r = 0; r < rt->nreaders; r++) {
+		uint64_t n = __atomic_load_n(&rt->readers[r].rounds, __ATOMIC_ACQUIRE);
+
+		if (n < min)
+			min = n;
+	}
+	return min;
+}
+
+/* Expires held chunks whose window has passed (all of them at shutdown). */
+static void held_expire(struct worker *w, uint64_t now_mono, bool all)
+{
+	uint64_t round = readers_round(w->rt);
+
+	while (w->nheld) {
+		uint32_t oldest = 0;
+
+		for (uint32_t i = 1; i < w->nheld; i++)
+			if (w->held[i].arrived_ns < w->held[oldest].arrived_ns)
+				oldest = i;
+		if (!all && round < w->held[oldest].round + WORKER_REORDER_PASSES &&
+		    w->held[oldest].arrived_ns + WORKER_REORDER_MAX_NS > now_mono)
+			return;
+		held_expire_conn(w, w->held[oldest].ch->conn_key, w->held[oldest].ch->generation);
+	}
+}
+
+/*
+ * Takes one chunk from a queue. Returns true when the worker keeps it for now: it waits in
+ * the reorder window and goes back to its pool once applied.
+ */
+static bool worker_process(struct worker *w, struct chunk *ch, uint32_t reader)
+{
+	bool unordered = w->rt->source.ops->unordered;
+
+	if (unordered && ch->kind != CHUNK_OPEN) {
+		struct conn *c = conn_table_lookup(&w->conns, ch->conn_key, ch->generation);
+
+		/* data ahead of its connection's open: open it now so the data can wait */
+		if (!c && ch->kind == CHUNK_DATA && ch->offset > 0 &&
+		    !recently_closed(w, ch->conn_key, ch->generation))
+			c = conn_open(w, ch);
+
+		if (c && (c->held || chunk_is_early(c, ch))) {
+			if (w->nheld == WORKER_HELD_MAX) {
+				held_expire_conn(w, w->held[0].ch->conn_key,
+						 w->held[0].ch->generation);
+				c = conn_table_lookup(&w->conns, ch->conn_key, ch->generation);
+			}
+			if (c) {
+				if (ch->kind != CHUNK_CLOSE)
+					counter_add(&w->counters[WORKER_REORDERED], 1);
+				c->held++;
+				w->held[w->nheld++] = (struct held_chunk){
+					ch, reader, monotonic_ns(), readers_round(w->rt)};
+				held_drain_conn(w, ch->conn_key, ch->generation);
+				return true;
+			}
+		}
+	}
+	worker_apply(w, ch);
+	if (unordered)
+		held_drain_conn(w, ch->conn_key, ch->generation);
+	return false;
+}
+
+static void worker_apply(struct worker *w, const struct chunk *ch)
 {
 	struct conn *c = conn_table_lookup(&w->conns, ch->conn_key, ch->generation);
 
@@ -190,6 +354,11 @@ static void worker_process(struct worker *w, const struct chunk *ch)
 
 	switch (ch->kind) {
 	case CHUNK_DATA:
+		if (c->next_offset[ch->dir] != UINT64_MAX && ch->offset < c->next_offset[ch->dir]) {
+			/* bytes already declared lost when the reorder window closed */
+			counter_add(&w->counters[WORKER_LATE_EVENTS], 1);
+			break;
+		}
 		conn_account_gap(w, c, ch);
 		c->bytes[ch->dir] += ch->len_true;
 		c->chunks[ch->dir]++;
@@ -241,8 +410,8 @@ static uint32_t worker_drain(struct worker *w)
 		uint32_t n = 0;
 
 		while (n < WORKER_BURST && (ch = spsc_ring_pop(q)) != NULL) {
-			worker_process(w, ch);
-			chunk_pool_return(pool, w->index, ch);
+			if (!worker_process(w, ch, r))
+				chunk_pool_return(pool, w->index, ch);
 			n++;
 		}
 		total += n;
@@ -275,6 +444,9 @@ void *worker_main(void *arg)
 		uint64_t now = monotonic_ns();
 
 		emitter_tick(&w->emit, now);
+		/* only when the queues are (nearly) drained: what the readers pushed is in */
+		if (w->nheld && n < WORKER_BURST)
+			held_expire(w, now, false);
 		if (now >= next_sweep) {
 			worker_sweep_idle(w);
 			next_sweep = now + WORKER_SWEEP_NS;
@@ -287,6 +459,7 @@ void *worker_main(void *arg)
 			/* every push happened before readers_done: one more pass empties the queues */
 			while (worker_drain(w))
 				;
+			held_expire(w, 0, true);
 			break;
 		}
 		/* spin briefly, then sleep in growing steps up to 1 ms: idle shards cost nothing */

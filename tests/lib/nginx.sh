@@ -42,6 +42,7 @@ http {
 		listen 127.0.0.1:$((NGINX_PORT + 2)) ssl http2;
 		ssl_certificate $NGINX_DIR/cert.pem;
 		ssl_certificate_key $NGINX_DIR/key.pem;
+		ssl_protocols TLSv1.2 TLSv1.3;
 		server_name wirewatch.test;
 		root $NGINX_DIR/html;
 		location = /chunked { default_type text/plain; echo "first line"; echo_flush; echo "second line"; }

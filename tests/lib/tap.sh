@@ -16,12 +16,12 @@ capture_stop() {
 		size=$(stat -c %s "$file" 2>/dev/null || echo 0)
 		if [ "$size" = "$last" ]; then
 			stable=$((stable + 1))
-			[ $stable -ge 3 ] && break
+			[ $stable -ge 5 ] && break
 		else
 			stable=0
 		fi
 		last=$size
-		sleep 0.2
+		sleep 0.3
 	done
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null

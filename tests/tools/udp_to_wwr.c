@@ -66,7 +66,8 @@ int main(int argc, char **argv)
 
 			memcpy(&len, hdr + 1, 4);
 			if (len > 65536) {
-				fprintf(stderr, "udp_to_wwr: %s: datagram of %u bytes\n", argv[f], len);
+				fprintf(stderr, "udp_to_wwr: %s: datagram of %u bytes\n", argv[f],
+					len);
 				return 1;
 			}
 			header(c, pid, (uint16_t)atoi(argv[2]), CHUNK_DATA);

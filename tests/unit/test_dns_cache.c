@@ -19,7 +19,7 @@
 #include "dns_cache.h"
 
 #define SEC 1000000000ull
-#define T0 (1795514400ull * SEC)
+#define T0  (1795514400ull * SEC)
 
 static void v4(const char *s, uint8_t out[4])
 {
@@ -43,19 +43,23 @@ static void test_insert_lookup_ttl_stale(void **state)
 	v4("10.0.0.5", a);
 	assert_int_equal(dns_cache_lookup(AF_INET, a, T0, name, sizeof(name), &stale), 0);
 	assert_int_equal(dns_cache_insert(AF_INET, a, "db.example.com", 14, 60, T0), 0);
-	assert_int_equal(dns_cache_lookup(AF_INET, a, T0 + 59 * SEC, name, sizeof(name), &stale), 14);
+	assert_int_equal(dns_cache_lookup(AF_INET, a, T0 + 59 * SEC, name, sizeof(name), &stale),
+			 14);
 	assert_string_equal(name, "db.example.com");
 	assert_false(stale);
 	/* past the TTL the name is still given, marked stale */
-	assert_int_equal(dns_cache_lookup(AF_INET, a, T0 + 61 * SEC, name, sizeof(name), &stale), 14);
+	assert_int_equal(dns_cache_lookup(AF_INET, a, T0 + 61 * SEC, name, sizeof(name), &stale),
+			 14);
 	assert_true(stale);
 	/* a fresh answer for another name wins over the stale one */
-	assert_int_equal(dns_cache_insert(AF_INET, a, "api.example.com", 15, 30, T0 + 100 * SEC), 0);
+	assert_int_equal(dns_cache_insert(AF_INET, a, "api.example.com", 15, 30, T0 + 100 * SEC),
+			 0);
 	dns_cache_lookup(AF_INET, a, T0 + 101 * SEC, name, sizeof(name), &stale);
 	assert_string_equal(name, "api.example.com");
 	assert_false(stale);
 	/* both fresh: the most recently written */
-	assert_int_equal(dns_cache_insert(AF_INET, a, "db.example.com", 14, 300, T0 + 102 * SEC), 0);
+	assert_int_equal(dns_cache_insert(AF_INET, a, "db.example.com", 14, 300, T0 + 102 * SEC),
+			 0);
 	dns_cache_lookup(AF_INET, a, T0 + 103 * SEC, name, sizeof(name), &stale);
 	assert_string_equal(name, "db.example.com");
 }
@@ -108,7 +112,8 @@ static void test_many_entries_evict_oldest(void **state)
 		a[3] = (uint8_t)i;
 		a[1] = (uint8_t)(1 + (i >> 16));
 		snprintf(want, sizeof(want), "h%d.example", i);
-		if (dns_cache_lookup(AF_INET, a, T0 + 2 * DNS_CACHE_SLOTS, name, sizeof(name), &stale) &&
+		if (dns_cache_lookup(AF_INET, a, T0 + 2 * DNS_CACHE_SLOTS, name, sizeof(name),
+				     &stale) &&
 		    strcmp(name, want) == 0)
 			found++;
 	}
@@ -154,7 +159,8 @@ static void test_concurrent_readers_see_whole_entries(void **state)
 		for (uint32_t t = 0; t < 3; t++)
 			for (uint32_t i = 0; i < 512; i += 7) {
 				uint32_t id = t * 100000u + i;
-				uint8_t a[4] = {172, (uint8_t)(id >> 16), (uint8_t)(id >> 8), (uint8_t)id};
+				uint8_t a[4] = {172, (uint8_t)(id >> 16), (uint8_t)(id >> 8),
+						(uint8_t)id};
 				char got[DNS_CACHE_NAME_MAX], want[64];
 				bool stale;
 
