@@ -61,7 +61,7 @@ stop_ww() {
 	ww=
 }
 
-cases="pingpong:64 pingpong:4096 self:64 self:4096"
+cases=${BPF_BENCH_CASES-"pingpong:64 pingpong:4096 self:64 self:4096"}
 declare -A bare1 traced bare2
 for c in $cases; do bare1[$c]=$(median "${c%%:*}" "${c##*:}"); done
 start_ww
@@ -103,5 +103,6 @@ for loaders in 1 2; do
 		-v p="${pool:-?}" -v q="${queue:-?}" 'BEGIN {
 		printf "loaders=%d: %.0f syscalls/s made, %.0f events/s captured (%d of %d), " \
 		       "drops: source %s, pool %s, shard queue %s\n", l, m / s, c / s, c, m, d, p, q }'
+	[ -n "${BPF_BENCH_VERBOSE:-}" ] && sed 's/^/  # /' "$tmp/ww.err" "$tmp"/load.*
 	rm -f "$tmp"/load.*
 done

@@ -157,7 +157,11 @@ def unescape_tshark(v):
 
 
 def main():
-    ap = argparse.ArgumentParser(add_help=True, usage=__doc__.split("\n\n")[1].strip())
+    if any(a in ("-h", "--help") for a in sys.argv[1:]):
+        print(__doc__)
+        sys.exit(0)
+    ap = argparse.ArgumentParser(add_help=False,
+                                 usage="%(prog)s [OPTIONS] CAPTURE (--help for the options)")
     ap.add_argument("capture")
     ap.add_argument("--type", default="query")
     ap.add_argument("--proto")

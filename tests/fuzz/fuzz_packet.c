@@ -58,9 +58,13 @@ static void on_event(void *arg, const struct reasm_event *ev)
 		abort();
 	if (ev->len && !ev->data)
 		abort();
-	if (ev->len) /* touch every byte: ASan catches a view past its buffer */
-		for (volatile uint32_t i = 0, x = 0; i < ev->len; i++)
-			x += ev->data[i];
+	if (ev->len) { /* touch every byte: ASan catches a view past its buffer */
+		volatile uint32_t sum = 0;
+
+		for (uint32_t i = 0; i < ev->len; i++)
+			sum += ev->data[i];
+		(void)sum;
+	}
 	if (!t)
 		return;
 	switch (ev->kind) {

@@ -5,10 +5,12 @@
 # tcpreplay sends that capture into one end of the veth pair, and wirewatch captures on
 # the other end. Per connection it must report exactly the bytes each side sent, the same
 # conn records as --source pcap: over the capture, and no kernel drops; with one reader
-# and with a fanout of two; with --filter; with the frames VLAN-tagged on the wire.
+# and with a fanout of two; with --filter; with the frames VLAN-tagged on the wire. The
+# capture also holds HTTP exchanges, which the differential harness tests/diff/tshark_diff.py
+# compares with what tshark decodes (offline, and from the live run's records).
 # Nothing leaves the namespace: no address outside this machine is ever used.
 #
-# Needs root, ip (iproute2), tcpdump, tcpreplay, python3, curl.
+# Needs root, ip (iproute2), tcpdump, tcpreplay, python3, curl, tshark (the diff checks).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -44,14 +46,15 @@ ip -n "$ns" link set vb mtu 65535
 ip -n "$ns" link set va up
 ip -n "$ns" link set vb up
 nsx() { ip netns exec "$ns" "$@"; } # not for background jobs: $! must be the program
-check "namespace $ns with veth va/vb" nsx ip link show vb
+check "namespace $ns with veth va/vb" nsx ip link show vb >/dev/null
 
 port=$((20000 + RANDOM % 20000))
 uport=$((port + 1))
+hport=$((port + 2))
 
 cat >"$tmp/traffic.py" <<'PY'
-import json, socket, sys, threading, time
-port, uport, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+import http.client, http.server, json, os, socket, sys, threading, time
+port, uport, hport, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 
 def serve(fam, addr):
     s = socket.socket(fam, socket.SOCK_STREAM)
@@ -82,6 +85,9 @@ def udp_serve():
 for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     threading.Thread(target=serve, args=(fam, addr), daemon=True).start()
 threading.Thread(target=udp_serve, daemon=True).start()
+os.chdir(os.path.dirname(out))  # http.server serves the test's directory
+web = http.server.ThreadingHTTPServer(("127.0.0.1", hport), http.server.SimpleHTTPRequestHandler)
+threading.Thread(target=web.serve_forever, daemon=True).start()
 time.sleep(0.3)
 
 conns = []
@@ -117,6 +123,12 @@ for n in (10, 300, 1200):
     sent += n
     got += len(u.recv(65536))
 conns.append({"proto": "udp", "client_port": u.getsockname()[1], "req": sent, "resp": got})
+# HTTP for the differential check against tshark: 200, 404, HEAD, 501 for a POST
+for method, path in (("GET", "/"), ("GET", "/missing.html"), ("HEAD", "/"), ("POST", "/form")):
+    h = http.client.HTTPConnection("127.0.0.1", hport)
+    h.request(method, path, body=b"a=1" if method == "POST" else None)
+    h.getresponse().read()
+    h.close()
 json.dump(conns, open(out, "w"))
 PY
 
@@ -180,12 +192,12 @@ print(v[-1]["counters"].get(sys.argv[2], -1) if v else -1)' "$1" "$2"
 capture() {
 	local td
 	rm -f "$tmp/lo.pcap" "$tmp/want.json"
-	ip netns exec "$ns" tcpdump -i lo -B 65536 -U -w "$tmp/lo.pcap" "port $port or port $uport" \
-		2>"$tmp/td.err" &
+	ip netns exec "$ns" tcpdump -i lo -B 65536 -U -w "$tmp/lo.pcap" "port $port or port $uport or port $hport" 2>"$tmp/td.err" &
 	td=$!
 	pids+=("$td")
 	for _ in $(seq 50); do grep -q listening "$tmp/td.err" && break; sleep 0.1; done
-	timeout 30 ip netns exec "$ns" python3 "$tmp/traffic.py" "$port" "$uport" "$tmp/want.json"
+	timeout 30 ip netns exec "$ns" python3 "$tmp/traffic.py" "$port" "$uport" "$hport" \
+		"$tmp/want.json"
 	sleep 0.5
 	kill -INT "$td"
 	wait "$td" 2>/dev/null
@@ -194,8 +206,9 @@ capture() {
 for attempt in 1 2 3; do
 	capture && break
 	echo "# attempt $attempt: tcpdump lost packets, capturing again"
-	port=$((port + 2))
+	port=$((port + 3))
 	uport=$((port + 1))
+	hport=$((port + 2))
 done
 check "traffic ran" test -s "$tmp/want.json"
 check "tcpdump captured every packet" grep -q "^0 packets dropped by kernel" "$tmp/td.err"
@@ -213,7 +226,7 @@ live() {
 	shift 3
 	printf 'runtime:\n  readers: %s\n' "$readers" >"$tmp/$name.yaml"
 	rm -f "$tmp/$name.ndjson"
-	ip netns exec "$ns" "$WIREWATCH" --config "$tmp/$name.yaml" --source iface:vb --duration 4 --workers 2 \
+	ip netns exec "$ns" "$WIREWATCH" --config "$tmp/$name.yaml" --source iface:vb --duration 3 --workers 2 \
 		--metrics 127.0.0.1:9100 --output "file:$tmp/$name.ndjson" "$@" 2>"$tmp/$name.err" &
 	ww=$!
 	pids+=("$ww")
@@ -248,6 +261,28 @@ for readers in 1 2; do
 done
 readers_used=$(grep -cE '^wirewatch_iface_frames_total\{reader="[01]"\} [1-9]' "$tmp/live-2.metrics")
 check "live-2: the fanout gave frames to both readers (metrics)" test "$readers_used" -eq 2
+
+# the differential harness on the same capture: wirewatch offline and live against tshark
+diff_http() {
+	local what=$1
+	shift
+	check "tshark_diff: HTTP $what" tests/diff/tshark_diff.py --proto http -d "tcp.port==$hport,http" \
+		"$@" "$tmp/lo.pcap"
+}
+if command -v tshark >/dev/null; then
+	diff_http "method and path (offline)" --fields method,path \
+		--tshark-fields http.request.method,http.request.uri
+	diff_http "status codes in order (offline)" --fields status_code \
+		--tshark-fields http.response.code --mode ordered --ww-arg=--workers --ww-arg=1
+	diff_http "method, path and host (live, 2 readers)" --ndjson "$tmp/live-2.ndjson" \
+		--fields method,path,host --tshark-fields http.request.method,http.request.uri,http.host
+	tests/diff/tshark_diff.py --proto http --fields method --tshark-fields http.request.uri \
+		-d "tcp.port==$hport,http" "$tmp/lo.pcap" >"$tmp/diff-neg.out"
+	check "tshark_diff: fields that differ are reported (exit 1)" test $? -eq 1
+	check "... with the rows only one side has" grep -q "only in tshark" "$tmp/diff-neg.out"
+else
+	ok "tshark_diff checks # SKIP tshark not installed"
+fi
 
 live filter-tcp "$tmp/lo.pcap" 2 --filter "tcp port $port"
 check "--filter 'tcp port $port': the TCP connections only" \
