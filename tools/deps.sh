@@ -11,6 +11,8 @@ packages=(
 	libpq-dev postgresql postgresql-client
 	libvectorscan-dev libpsl-dev libjansson-dev publicsuffix
 	mariadb-server mariadb-client libmariadb-dev
+	nginx-light redis-server redis-tools memcached libmemcached-tools
+	dnsmasq dnsutils openssl tcpreplay
 	clang-format curl procps iproute2 bc tcpdump tshark
 )
 
@@ -27,6 +29,14 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
+# the servers are started by the tests themselves, on private ports: keep the packages'
+# init scripts from starting system instances while they install
+policy=/usr/sbin/policy-rc.d
+made_policy=
+if [ ! -e "$policy" ]; then
+	printf '#!/bin/sh\nexit 101\n' >"$policy" && chmod +x "$policy" && made_policy=1
+fi
+trap '[ -z "$made_policy" ] || rm -f "$policy"' EXIT
 # tshark asks whether non-root users may capture: no (and no prompt)
 echo "wireshark-common wireshark-common/install-setuid boolean false" | debconf-set-selections
 apt-get update -qq
