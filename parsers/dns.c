@@ -664,8 +664,12 @@ static int dns_detect(const uint8_t *p, uint32_t len, enum dir dir)
 	uint32_t mlen;
 
 	(void)dir;
-	if (len < DNS_HEADER + 2)
-		return DETECT_NEED_MORE;
+	if (len < DNS_HEADER + 2) {
+		/* only a TCP length prefix (a small big-endian number) is worth waiting for: a
+		 * datagram this short is no DNS, and text protocols start with a printable byte */
+		return p[0] == 0 && (len < 2 || p[1] >= DNS_HEADER + 5) ? DETECT_NEED_MORE
+									: DETECT_NOT_MINE;
+	}
 	mlen = (uint32_t)p[0] << 8 | p[1];
 	if (mlen >= DNS_HEADER + 5 && mlen + 2 <= len && message_plausible(p + 2, mlen))
 		return 70; /* TCP, a whole length-prefixed message */

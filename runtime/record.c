@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "dns_cache.h"
 #include "engine.h"
 #include "pii/pii.h"
 #include "fingerprint.h"
@@ -63,6 +64,22 @@ static void write_endpoint(struct json_writer *w, const char *key, const struct 
 		json_null(w);
 }
 
+/* The name a DNS answer gave for the server's address (stale: its TTL ran out). */
+static void write_dst_name(struct json_writer *w, const struct endpoint *dst, uint64_t ts_ns)
+{
+	bool stale;
+	const char *name = dns_cache_name_at(dst, ts_ns, &stale);
+
+	if (!name)
+		return;
+	json_key(w, "dst_name");
+	json_cstring(w, name);
+	if (stale) {
+		json_key(w, "dst_name_stale");
+		json_bool(w, true);
+	}
+}
+
 void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type, const char *proto,
 			 const struct conn *c)
 {
@@ -107,8 +124,10 @@ void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type
 	}
 	write_endpoint(w, "src", &c->src);
 	write_endpoint(w, "dst", &c->dst);
+	write_dst_name(w, &c->dst, ts_ns);
 	json_key(w, "tls");
-	json_bool(w, (c->flags & CHUNK_F_TLS) != 0);
+	/* cleartext from a TLS library, or a connection that switched to TLS we cannot see */
+	json_bool(w, (c->flags & CHUNK_F_TLS) != 0 || c->parse.encrypted);
 	json_object_end(w);
 }
 

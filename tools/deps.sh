@@ -12,7 +12,7 @@ packages=(
 	libvectorscan-dev libpsl-dev libjansson-dev publicsuffix
 	mariadb-server mariadb-client libmariadb-dev
 	nginx-light redis-server redis-tools memcached libmemcached-tools
-	dnsmasq dnsutils openssl tcpreplay
+	dnsmasq-base dnsutils openssl tcpreplay
 	clang-format curl procps iproute2 bc tcpdump tshark
 )
 

@@ -30,6 +30,7 @@ dns_start() {
 		--pid-file="$DNS_DIR/dnsmasq.pid" --log-facility="$DNS_DIR/dnsmasq.log" --user=root \
 		--local=/wirewatch.test/ --local-ttl=300 \
 		--host-record=db.wirewatch.test,10.0.0.5,fd00::5 \
+		--host-record=api.wirewatch.test,127.0.0.7 \
 		--cname=www.wirewatch.test,db.wirewatch.test \
 		--mx-host=wirewatch.test,mail.wirewatch.test,10 \
 		--txt-record=wirewatch.test,"v=spf1 -all","second string" \
