@@ -48,3 +48,8 @@ run 2 2
 echo
 echo "== parsers on traffic recorded from real servers (one core; records encoded and written)"
 build/release/bench/parse_bench 5432 3 tests/fixtures/postgres/large/*.bin tests/fixtures/postgres/*.bin
+build/release/bench/parse_bench 3306 3 tests/fixtures/mysql/*.bin
+build/release/bench/parse_bench 80 3 tests/fixtures/http/*.bin
+build/release/bench/parse_bench 6379 3 tests/fixtures/redis/*.bin
+build/release/bench/parse_bench 11211 3 tests/fixtures/memcached/*.bin
+build/release/bench/parse_bench 443 3 tests/fixtures/tls/*.bin

@@ -74,6 +74,5 @@ int engine_harness_run(const uint8_t *data, size_t size, uint16_t server_port)
 	}
 	parse_engine_close(engine, c, 1000 + size);
 	conn_table_remove(&table, c);
-	emitter_flush(&emit);
 	return 0;
 }
