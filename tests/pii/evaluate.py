@@ -4,8 +4,7 @@ false positives per MB of PII-free traffic.
 
     tests/pii/evaluate.py [--scanner CMD] [--config FILE] [--json OUT] [--errors N]
 
-The scanner is `build/release/wirewatch pii-scan` when the daemon dispatches that command,
-else build/release/bench/pii_scan (the same entry point as a program of its own). Corpus
+The scanner is `build/release/wirewatch pii-scan`. Corpus
 lines are piped in as they are: pii-scan ignores the "labels" member.
 
 A finding counts as a true positive when it has the type of a label and their spans overlap
@@ -28,12 +27,7 @@ TYPES = ["email", "credit_card", "iban", "us_ssn", "phone", "ip_address", "jwt",
 
 
 def default_scanner():
-    ww = os.path.join(ROOT, "build/release/wirewatch")
-    if os.access(ww, os.X_OK):
-        probe = subprocess.run([ww, "pii-scan", "--help"], capture_output=True)
-        if probe.returncode == 0:
-            return [ww, "pii-scan"]
-    return [os.path.join(ROOT, "build/release/bench/pii_scan")]
+    return [os.path.join(ROOT, "build/release/wirewatch"), "pii-scan"]
 
 
 def load(path):
