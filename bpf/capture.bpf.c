@@ -805,9 +805,18 @@ TP_EXIT(writev)(exit_ctx *ctx)
 {
 	return exit_io(ctx->ret);
 }
+/*
+ * MSG_PEEK reads bytes without taking them off the socket (nginx peeks at the first byte
+ * to tell TLS from plain HTTP): the same bytes come again with the real read, so a peek
+ * is not traffic and is not captured.
+ */
+#define WW_MSG_PEEK 0x2
+
 /* recvfrom(fd, buf, len, flags, addr, addrlen) */
 TP_ENTER(recvfrom)(enter_ctx *ctx)
 {
+	if (ctx->args[3] & WW_MSG_PEEK)
+		return 0;
 	return enter_io(ctx->args[0], ctx->args[1], ctx->args[4], 0, SC_READ);
 }
 TP_EXIT(recvfrom)(exit_ctx *ctx)
@@ -826,6 +835,8 @@ TP_EXIT(sendto)(exit_ctx *ctx)
 /* recvmsg(fd, msg, flags) */
 TP_ENTER(recvmsg)(enter_ctx *ctx)
 {
+	if (ctx->args[2] & WW_MSG_PEEK)
+		return 0;
 	return enter_io(ctx->args[0], ctx->args[1], 0, 0, SC_RECVMSG);
 }
 TP_EXIT(recvmsg)(exit_ctx *ctx)
