@@ -41,12 +41,14 @@ median() {
 	done | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
 
-# start_ww ARGS...: wirewatch in the background, returns once its programs are attached
+# start_ww ARGS...: wirewatch in the background; returns once it runs: programs attached and
+# the main thread waiting for signals (a stop sent earlier would be lost: a background job
+# of a script ignores SIGINT until wirewatch blocks it)
 start_ww() {
 	"$bin" --source bpf --output file:/dev/null "$@" >"$tmp/ww.out" 2>"$tmp/ww.err" &
 	ww=$!
-	for _ in $(seq 100); do
-		bpftool prog show name tp_enter_write 2>/dev/null | grep -q . && sleep 0.3 && return 0
+	for _ in $(seq 300); do
+		grep -q sigtimedwait "/proc/$ww/wchan" 2>/dev/null && sleep 0.2 && return 0
 		kill -0 "$ww" 2>/dev/null || break
 		sleep 0.1
 	done

@@ -3,7 +3,8 @@
 # tshark and within 2x of a bare libpcap read loop; live: the highest packet rate on a veth
 # with zero kernel drops).
 #
-#   bench/pcap_bench.sh [TARGET_MB] [BASE_SECONDS]     (defaults 400 and 4; needs root)
+#   bench/pcap_bench.sh [TARGET_MB] [BASE_SECONDS]     (defaults 300 and 3; needs root;
+#   about two minutes, most of it tshark)
 #
 # 1. Real traffic: inside a network namespace of its own (nothing leaves it), a Python
 #    HTTP/1.1 server and keep-alive clients (bodies of 100 B to 64 KiB) plus one bulk
@@ -19,8 +20,8 @@
 #    counter (PACKET_STATISTICS) after each step; the highest rate with zero drops.
 set -u
 cd "$(dirname "$0")/.."
-target_mb=${1:-400}
-base_s=${2:-4}
+target_mb=${1:-300}
+base_s=${2:-3}
 ww=build/release/wirewatch
 tmp=$(mktemp -d)
 ns=wwbench$$
@@ -28,10 +29,10 @@ pids=()
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	ip netns del "$ns" 2>/dev/null
-	rm -rf "$tmp"
+	[ -n "${KEEP_TMP:-}" ] && echo "# kept $tmp" || rm -rf "$tmp"
 }
 trap cleanup EXIT
-nsx() { ip netns exec "$ns" "$@"; }
+nsx() { ip netns exec "$ns" "$@"; } # not for background jobs: $! must be the program
 need() { command -v "$1" >/dev/null || { echo "pcap_bench: $1 not installed (tools/deps.sh)"; exit 0; }; }
 [ "$(id -u)" -eq 0 ] || { echo "pcap_bench: needs root (namespace, tcpdump, AF_PACKET)"; exit 0; }
 for t in ip tcpdump tshark tcpreplay python3; do need $t; done
@@ -46,17 +47,19 @@ nsx ip link set lo gso_max_size 1500 2>/dev/null # else TSO frames of 64 KiB
 nsx ip link set lo up
 
 cat >"$tmp/traffic.py" <<'PY'
-import http.client, http.server, random, socket, sys, threading, time
+import http.client, http.server, multiprocessing as mp, random, socket, sys, time
 port, seconds = int(sys.argv[1]), float(sys.argv[2])
-bodies = {}
+ROW = b'{"id": 1042, "name": "Jane Roe", "email": "jane.roe@example.org", "plan": "pro"}\n'
 
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body are separate writes: no 40 ms stalls
     def log_message(self, *a):
         pass
     def do_GET(self):
         n = int(self.path.rsplit("/", 1)[1])
-        body = bodies.setdefault(n, (b'{"id": 1, "name": "row", "email": "x@example.org"}\n' * (n // 52 + 1))[:n])
+        body = (ROW * (n // len(ROW) + 1))[:n]
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
         self.send_response(200 if n % 7 else 404)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -64,24 +67,26 @@ class H(http.server.BaseHTTPRequestHandler):
         self.wfile.write(body)
     do_POST = do_GET
 
-srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
-threading.Thread(target=srv.serve_forever, daemon=True).start()
+def server():
+    http.server.ThreadingHTTPServer(("127.0.0.1", port), H).serve_forever()
 
-def bulk():  # one long transfer: full-size segments, as backups or replication look
+def bulk_server():  # one long transfer: full-size segments, as backups or replication look
     s = socket.socket()
     s.bind(("127.0.0.1", port + 1))
     s.listen(1)
     c, _ = s.accept()
     while c.recv(1 << 20):
         pass
-threading.Thread(target=bulk, daemon=True).start()
-time.sleep(0.2)
-end = time.time() + seconds
-count = [0]
 
-def client(seed):
-    rnd = random.Random(seed)
+def connect():
     h = http.client.HTTPConnection("127.0.0.1", port)
+    h.connect()
+    h.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return h
+
+def client(seed, end, q):
+    rnd, n_done = random.Random(seed), 0
+    h = connect()
     while time.time() < end:
         n = int(100 * (1.12 ** rnd.randrange(0, 58)))  # 100 B .. 64 KiB, log-uniform
         if rnd.random() < 0.2:
@@ -89,27 +94,35 @@ def client(seed):
         else:
             h.request("GET", "/api/items/%d" % n, headers={"Accept": "application/json"})
         h.getresponse().read()
-        count[0] += 1
+        n_done += 1
         if rnd.random() < 0.05:  # new connections now and then
             h.close()
-            h = http.client.HTTPConnection("127.0.0.1", port)
+            h = connect()
+    q.put(n_done)
 
-b = socket.create_connection(("127.0.0.1", port + 1))
-ts = [threading.Thread(target=client, args=(i,)) for i in range(4)]
-for t in ts:
-    t.start()
-chunk = b"z" * 65536
-while time.time() < end:
-    b.sendall(chunk)
-    time.sleep(0.002)
-for t in ts:
-    t.join()
-b.close()
-print(count[0])
+def bulk_client(end):
+    b = socket.create_connection(("127.0.0.1", port + 1))
+    while time.time() < end:
+        b.sendall(b"z" * 65536)
+        time.sleep(0.02)
+
+if __name__ == "__main__":
+    for f in (server, bulk_server):
+        mp.Process(target=f, daemon=True).start()
+    time.sleep(0.3)
+    end, q = time.time() + seconds, mp.Queue()
+    ps = [mp.Process(target=client, args=(i, end, q)) for i in range(4)]
+    ps.append(mp.Process(target=bulk_client, args=(end,)))
+    for p in ps:
+        p.start()
+    total = sum(q.get() for _ in range(4))
+    for p in ps:
+        p.join()
+    print(total)
 PY
 
 port=$((20000 + RANDOM % 20000))
-nsx tcpdump -i lo -B 262144 -s 0 -U -w "$tmp/base.pcap" "tcp port $port or tcp port $((port + 1))" \
+ip netns exec "$ns" tcpdump -i lo -B 262144 -s 0 -U -w "$tmp/base.pcap" "tcp port $port or tcp port $((port + 1))" \
 	2>"$tmp/td.err" &
 td=$!
 pids+=("$td")
@@ -143,14 +156,17 @@ ww_err=$(grep -E "^pcap: .*packets, .* bytes in" "$tmp/last.err")
 records=$(wc -l <"$tmp/ww.ndjson")
 queries=$(grep -c '"type":"query"' "$tmp/ww.ndjson")
 rm -f "$tmp/ww.ndjson"
+# the fixed cost of a run (start: PII rules compiled, pools allocated; stop: drain, flush)
+tcpdump -r "$tmp/base.pcap" -c 100 -w "$tmp/small.pcap" 2>/dev/null
+fixed_t=$(secs "$ww" --source "pcap:$tmp/small.pcap" --output "file:$tmp/small.ndjson")
 ts_t=$(secs tshark -n -r "$tmp/big.pcap" -T fields -e frame.len)
 ts_pkts=$(wc -l <"$tmp/last.out")
 rm -f "$tmp/last.out"
-python3 - "$pkts" "$size" "$base_t" "$ww_t" "$ts_t" "$ts_pkts" "$records" "$queries" <<'PY'
+python3 - "$pkts" "$size" "$base_t" "$ww_t" "$ts_t" "$ts_pkts" "$records" "$queries" "$fixed_t" <<'PY'
 import sys
 pkts, size = int(sys.argv[1]), int(sys.argv[2])
 base, ww, ts = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
-ts_pkts, records, queries = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8])
+ts_pkts, records, queries, fixed = int(sys.argv[6]), int(sys.argv[7]), int(sys.argv[8]), float(sys.argv[9])
 def line(name, t, extra=""):
     print(f"{name:<44} {t:7.2f} s  {pkts / t / 1e6:6.2f} Mpackets/s  {size / t / 1e6:7.0f} MB/s  {extra}")
 line("bare libpcap loop (pcap_read_baseline)", base)
@@ -158,6 +174,9 @@ line("wirewatch --source pcap: (whole pipeline)", ww, f"{records} records, {quer
 line("tshark -r -T fields -e frame.len", ts, f"{ts_pkts} lines")
 print(f"ratios: wirewatch is {ts / ww:.1f}x tshark (goal >= 20x), "
       f"{ww / base:.2f}x the bare read loop's time (goal <= 2x)")
+if ww > fixed:
+    print(f"        without wirewatch's fixed {fixed:.2f} s per run (start and stop, measured on "
+          f"100 packets): {ts / (ww - fixed):.1f}x tshark, {(ww - fixed) / base:.2f}x the bare loop")
 PY
 echo "wirewatch's own summary: ${ww_err#pcap: }"
 
@@ -167,15 +186,16 @@ nsx ip link add va type veth peer name vb
 nsx ip link set va up
 nsx ip link set vb up
 best=0
-for rate in 50000 100000 200000 400000 top; do
-	printf 'runtime:\n  readers: 2\n' >"$tmp/live.yaml"
+printf 'runtime:\n  readers: 2\ncapture:\n  ring_bytes: %s\n' "${RING_BYTES:-8MiB}" >"$tmp/live.yaml"
+echo "ring: capture.ring_bytes ${RING_BYTES:-8MiB} per reader (RING_BYTES=64MiB bench/pcap_bench.sh to change)"
+for rate in 50000 100000 150000 200000 300000 400000 top; do
 	rm -f "$tmp/live.ndjson"
 	ip netns exec "$ns" "$ww" --config "$tmp/live.yaml" --source iface:vb --duration 5 \
 		--output "file:$tmp/live.ndjson" 2>"$tmp/live.err" &
 	wwp=$!
 	pids+=("$wwp")
 	for _ in $(seq 40); do
-		[ "$(nsx awk 'NR > 1' /proc/net/packet | wc -l)" -ge 2 ] && break
+		[ "$(nsx awk '$4 == "0003"' /proc/net/packet | wc -l)" -ge 2 ] && break
 		sleep 0.05
 	done
 	sleep 0.3

@@ -20,21 +20,23 @@ base=$(build/release/bench/memcpy_baseline "$chunks")
 echo "$base"
 base_ns=$(sed -E 's/.*ns_per_chunk=([0-9.]+).*/\1/' <<<"$base")
 
-# run WORKERS READERS: whole pipeline, records to a file; prints chunks/s and records/s
+printf 'parsers:\n  pii_rules: ""\n' >"$tmp/no-pii.yaml"
+
+# run WORKERS READERS [CONFIG]: whole pipeline (detect, parse, PII, records to a file)
 run() {
-	local workers=$1 readers=$2 per_reader=$((chunks / $2)) start end secs stats
+	local workers=$1 readers=$2 config=${3:-} per_reader=$((chunks / $2)) start end secs stats
 	start=$(date +%s.%N)
-	"$bin" --source "synth:conns=256,count=$per_reader,readers=$readers" --workers "$workers" \
-		--output "file:$tmp/out.ndjson" 2>"$tmp/err"
+	"$bin" ${config:+--config "$config"} --source "synth:conns=256,count=$per_reader,readers=$readers" \
+		--workers "$workers" --output "file:$tmp/out.ndjson" 2>"$tmp/err"
 	end=$(date +%s.%N)
 	secs=$(echo "$end - $start" | bc -l)
 	records=$(wc -l <"$tmp/out.ndjson")
 	rm -f "$tmp/out.ndjson"
-	python3 - "$workers" "$readers" "$chunks" "$records" "$secs" "$base_ns" <<'PY'
+	python3 - "$workers" "$readers" "$chunks" "$records" "$secs" "$base_ns" "${config:+ (PII off)}" <<'PY'
 import sys
 w, r, chunks, records, secs, base = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6])
 ns = secs * 1e9 / chunks
-print(f"pipeline workers={w} readers={r}: {chunks/secs:,.0f} chunks/s, {ns:.1f} ns/chunk "
+print(f"pipeline workers={w} readers={r}{sys.argv[7]}: {chunks/secs:,.0f} chunks/s, {ns:.1f} ns/chunk "
       f"({ns/base:.1f}x the memcpy baseline), {records/secs:,.0f} records/s written")
 PY
 }
@@ -44,6 +46,8 @@ echo "== synthetic pipeline (synth -> shards -> conn records -> file), $chunks c
 run 1 1
 run 2 1
 run 2 2
+run 1 1 "$tmp/no-pii.yaml"
+run 2 1 "$tmp/no-pii.yaml"
 
 echo
 echo "== parsers on traffic recorded from real servers (one core; records encoded and written)"
@@ -53,3 +57,6 @@ build/release/bench/parse_bench 80 3 tests/fixtures/http/*.bin
 build/release/bench/parse_bench 6379 3 tests/fixtures/redis/*.bin
 build/release/bench/parse_bench 11211 3 tests/fixtures/memcached/*.bin
 build/release/bench/parse_bench 443 3 tests/fixtures/tls/*.bin
+
+echo
+./bench/pcap_bench.sh "${PCAP_BENCH_MB:-300}"

@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -493,6 +494,7 @@ static void *capture_proc_main(void *arg)
 static void capture_proc_start(struct capture *cap)
 {
 	int ret = proc_table_init("/proc", 0);
+	sigset_t all, old;
 
 	if (ret < 0) {
 		fprintf(stderr, "wirewatch: bpf: no process table: %s\n", strerror(-ret));
@@ -508,7 +510,15 @@ static void capture_proc_start(struct capture *cap)
 			strerror(errno));
 		return; /* the table keeps what /proc said */
 	}
+	/*
+	 * No signal for ww-proc: the runtime takes SIGINT/SIGTERM in the main thread with
+	 * sigtimedwait, and a process-directed signal goes to any thread that does not block
+	 * it (killing the process, or lost where it is ignored).
+	 */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	ret = pthread_create(&cap->proc_thread, NULL, capture_proc_main, cap);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	if (ret) {
 		fprintf(stderr, "wirewatch: bpf: starting the process thread: %s\n", strerror(ret));
 		return;

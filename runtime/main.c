@@ -39,7 +39,7 @@ static const char usage_text[] =
 	"                             synth[:conns=N,rate=R,exchanges=N,count=N,readers=N,mix=M]\n"
 	"                             replay:FILE     a recording made with --record\n"
 	"                             pcap:FILE       a pcap or pcapng capture (TCP reassembled)\n"
-	"                             iface:NAME      live capture on an interface (AF_PACKET; root)\n"
+	"                             iface:NAME      live capture on an interface (root)\n"
 	"  -o, --output SINK        stdout | file:PATH | tcp:HOST:PORT | unix:PATH\n"
 	"  -w, --workers N          worker shards (default: one per CPU)\n"
 	"  -r, --record FILE        also record every chunk to FILE (replay:FILE plays it back)\n"

@@ -518,14 +518,6 @@ static int iface_source_open(struct source *src, const char *arg, const struct c
 		r->counters = iface_counters[i];
 		r->pkt_counters = iface_pkt_counters[i];
 		r->reasm_counters = iface_reasm_counters[i];
-		ret = reader_socket_open(is, r, ring_bytes, err, err_len);
-		if (ret)
-			goto fail;
-		if (i == 0) {
-			ret = iface_link(r->fd, arg, &is->link, &dlt, &is->loopback, err, err_len);
-			if (ret)
-				goto fail;
-		}
 		reasm_config_defaults(&r->rcfg);
 		r->rcfg.chunk_max = cfg->chunk_bytes;
 		r->rcfg.idle_timeout_ns = (uint64_t)cfg->conn_idle_s * 1000000000ull;
@@ -540,6 +532,15 @@ static int iface_source_open(struct source *src, const char *arg, const struct c
 		if (ret) {
 			snprintf(err, err_len, "iface:%s: %s", arg, strerror(-ret));
 			goto fail;
+		}
+		/* the socket last: from the last bind() to the real filter is only a few syscalls */
+		ret = reader_socket_open(is, r, ring_bytes, err, err_len);
+		if (ret)
+			goto fail;
+		if (i == 0) {
+			ret = iface_link(r->fd, arg, &is->link, &dlt, &is->loopback, err, err_len);
+			if (ret)
+				goto fail;
 		}
 	}
 	/*

@@ -46,7 +46,8 @@ ip -n "$ns" link set vb mtu 65535
 ip -n "$ns" link set va up
 ip -n "$ns" link set vb up
 nsx() { ip netns exec "$ns" "$@"; } # not for background jobs: $! must be the program
-check "namespace $ns with veth va/vb" nsx ip link show vb >/dev/null
+nsx ip link show vb >/dev/null
+check "namespace $ns with veth va/vb" test $? -eq 0
 
 port=$((20000 + RANDOM % 20000))
 uport=$((port + 1))
@@ -85,8 +86,12 @@ def udp_serve():
 for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
     threading.Thread(target=serve, args=(fam, addr), daemon=True).start()
 threading.Thread(target=udp_serve, daemon=True).start()
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+
 os.chdir(os.path.dirname(out))  # http.server serves the test's directory
-web = http.server.ThreadingHTTPServer(("127.0.0.1", hport), http.server.SimpleHTTPRequestHandler)
+web = http.server.ThreadingHTTPServer(("127.0.0.1", hport), Quiet)
 threading.Thread(target=web.serve_forever, daemon=True).start()
 time.sleep(0.3)
 
@@ -230,9 +235,10 @@ live() {
 		--metrics 127.0.0.1:9100 --output "file:$tmp/$name.ndjson" "$@" 2>"$tmp/$name.err" &
 	ww=$!
 	pids+=("$ww")
-	# /proc/net/packet of the namespace lists the capture sockets once they are bound
+	# /proc/net/packet of the namespace: the capture sockets, protocol ETH_P_ALL once bound;
+	# the filter goes on right after the last bind (runtime/source_iface.c)
 	for _ in $(seq 40); do
-		n=$(nsx awk 'NR > 1' /proc/net/packet | wc -l)
+		n=$(nsx awk '$4 == "0003"' /proc/net/packet | wc -l)
 		[ "$n" -ge "$readers" ] && break
 		sleep 0.05
 	done
