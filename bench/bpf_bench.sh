@@ -2,7 +2,8 @@
 # What the eBPF capture costs the traced application, and the event rate it keeps up with.
 # Printed, never asserted.
 #
-#   1. Loopback TCP ping-pong (client + forked server, 64 B and 4 KiB) and a one-process loop
+#   1. Loopback TCP ping-pong (client + forked server on one CPU, 64 B and 4 KiB: across two
+#      CPUs a round trip mostly measures an idle CPU's wakeup) and a one-process loop
 #      (both ends of one connection, no wakeups): ns per syscall bare, then with
 #      `wirewatch --source bpf --output file:/dev/null` attached, then bare again; the added
 #      ns per syscall and the ratio against the mean of the two bare runs. Each figure is the
@@ -72,7 +73,7 @@ stop_ww
 for c in $cases; do bare2[$c]=$(median "${c%%:*}" "${c##*:}"); done
 
 echo "cpu:    $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ //')  cores: $(nproc)  kernel: $(uname -r)"
-echo "median of $reps runs; pingpong $iters round trips (4 syscalls each, on the critical path),"
+echo "median of $reps runs; pingpong $iters round trips on CPU ${PP_CPU:-0} (4 syscalls each, on the critical path),"
 echo "self $((iters * 10)) iterations (write+read each way, no wakeups)"
 printf '%-14s %12s %12s %12s %12s %8s\n' case "bare ns/sc" "traced ns/sc" "bare again" "added ns/sc" ratio
 for c in $cases; do

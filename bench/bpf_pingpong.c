@@ -5,7 +5,11 @@
  *   bpf_pingpong pingpong SIZE ITERS   a client and a forked server: write SIZE, read SIZE
  *                                      back, ITERS round trips; each traced syscall is on
  *                                      the critical path, so the added time per round trip
- *                                      divided by the syscalls in it is the added cost of one
+ *                                      divided by the syscalls in it is the added cost of one.
+ *                                      Both on one CPU ($PP_CPU, default 0): across two CPUs a
+ *                                      round trip is mostly the wakeup of an idle CPU, tens
+ *                                      of microseconds in a VM, and less while wirewatch keeps
+ *                                      the CPUs busy, which would make tracing look free
  *   bpf_pingpong self SIZE ITERS       one process, both ends of one connection: write and
  *                                      read each way with no wakeup between, so the figure is
  *                                      the syscalls alone
@@ -17,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,11 +112,18 @@ static int pp_pingpong(size_t size, uint64_t iters)
 {
 	uint8_t *buf = calloc(1, size);
 	uint64_t calls = 0, server_calls = 0, t0, t1;
+	const char *cpu_env = getenv("PP_CPU");
+	int cpu = cpu_env ? atoi(cpu_env) : 0;
 	int cfd, sfd, report[2];
+	cpu_set_t cpus;
 	pid_t pid;
 
 	if (!buf || pipe(report) < 0)
 		pp_die("setup");
+	CPU_ZERO(&cpus);
+	CPU_SET(cpu, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus) < 0) /* the server inherits it */
+		pp_die("sched_setaffinity");
 	pp_pair(&cfd, &sfd);
 	pid = fork();
 	if (pid < 0)
@@ -145,9 +157,9 @@ static int pp_pingpong(size_t size, uint64_t iters)
 	close(cfd);
 	/* the server's count includes the warm-up: scale it to the timed part */
 	server_calls = server_calls * iters / (iters + iters / 10 + 1);
-	printf("mode=pingpong size=%zu iters=%llu ns_per_rt=%.1f syscalls_per_rt=%.2f "
+	printf("mode=pingpong cpu=%d size=%zu iters=%llu ns_per_rt=%.1f syscalls_per_rt=%.2f "
 	       "ns_per_syscall=%.1f\n",
-	       size, (unsigned long long)iters, (double)(t1 - t0) / (double)iters,
+	       cpu, size, (unsigned long long)iters, (double)(t1 - t0) / (double)iters,
 	       (double)(calls + server_calls) / (double)iters,
 	       (double)(t1 - t0) / (double)(calls + server_calls));
 	free(buf);

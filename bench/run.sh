@@ -60,3 +60,4 @@ build/release/bench/parse_bench 443 3 tests/fixtures/tls/*.bin
 
 echo
 ./bench/pcap_bench.sh "${PCAP_BENCH_MB:-300}"
+echo; bench/bpf_bench.sh

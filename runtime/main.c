@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bpf/capture.h"
 #include "config.h"
 #include "pii/pii.h"
 #include "runtime.h"
@@ -239,6 +240,7 @@ int main(int argc, char **argv)
 	ret = apply_cli(&cfg, &cli);
 	if (ret)
 		return ret;
+	bpf_source_set_pid_filter(cli.run.filter_pid); /* --pid applied in the kernel too */
 	ret = runtime_create(&rt, &cfg, &cli.run, err, sizeof(err));
 	if (ret) {
 		fprintf(stderr, "wirewatch: %s\n", err);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "bpf/proc_table.h"
 #include "dns_cache.h"
 #include "engine.h"
 #include "pii/pii.h"
@@ -64,6 +65,34 @@ static void write_endpoint(struct json_writer *w, const char *key, const struct 
 		json_null(w);
 }
 
+/* What the process table knows of the traced process (eBPF source only). */
+static void write_process(struct json_writer *w, uint32_t pid)
+{
+	const struct proc_info *p;
+
+	if (!pid)
+		return;
+	proc_table_read_begin();
+	p = proc_table_lookup(pid); /* valid until proc_table_read_end() */
+	if (p) {
+		json_key(w, "ppid");
+		json_u64(w, p->ppid);
+		json_key(w, "uid");
+		json_u64(w, p->uid);
+		json_key(w, "exe");
+		if (p->exe[0])
+			json_cstring(w, p->exe);
+		else
+			json_null(w);
+		json_key(w, "container");
+		if (p->container[0])
+			json_cstring(w, p->container);
+		else
+			json_null(w);
+	}
+	proc_table_read_end();
+}
+
 /* The name a DNS answer gave for the server's address (stale: its TTL ran out). */
 static void write_dst_name(struct json_writer *w, const struct endpoint *dst, uint64_t ts_ns)
 {
@@ -113,6 +142,7 @@ void record_write_header(struct json_writer *w, uint64_t ts_ns, const char *type
 		json_string(w, c->comm, strnlen(c->comm, sizeof(c->comm)));
 	else
 		json_null(w);
+	write_process(w, c->pid);
 	json_key(w, "role");
 	json_cstring(w, role_names[c->role <= ROLE_SERVER ? c->role : ROLE_UNKNOWN]);
 	if (c->flags & CHUNK_F_UNIX) {
