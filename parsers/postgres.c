@@ -27,7 +27,7 @@
 #define PG_GSSENC_REQUEST 80877104u
 #define PG_CANCEL_REQUEST 80877102u
 #define PG_STARTUP_MAX	  10000u
-#define PG_GROUPS 128 /* batches awaiting ReadyForQuery; pending records are fewer */
+#define PG_GROUPS	  128 /* batches awaiting ReadyForQuery; pending records are fewer */
 #define PG_STATEMENTS_MAX 64
 #define PG_NAME_MAX	  64
 #define PG_BIND_BYTES	  2048

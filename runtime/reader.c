@@ -28,9 +28,10 @@ static const struct counter_def reader_counter_defs[READER_COUNTERS] = {
 				 "Events the source itself lost (kernel ring full, budget, ...)"},
 	[READER_FILTERED] = {"reader_filtered_total",
 			     "Chunks skipped by --pid or --port (not a loss)"},
-	[READER_ORDER_FORCED] = {"reader_order_forced_total",
-				 "Passes handed on before their watermark because the chunk pool ran "
-				 "dry (time order across CPUs not guaranteed for them)"},
+	[READER_ORDER_FORCED] =
+		{"reader_order_forced_total",
+		 "Passes handed on before their watermark because the chunk pool ran "
+		 "dry (time order across CPUs not guaranteed for them)"},
 };
 
 int reader_init(struct reader *rd, struct runtime *rt, uint32_t index)

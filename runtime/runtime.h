@@ -55,8 +55,8 @@ struct reader {
 	pthread_t thread;
 	int result;
 	struct chunk_pool pool;
-	struct chunk **pending; /* [worker * READER_BATCH + i], owned by this reader */
-	uint32_t *npending;	/* [worker] */
+	struct chunk **pending;	 /* [worker * READER_BATCH + i], owned by this reader */
+	uint32_t *npending;	 /* [worker] */
 	struct pass_entry *pass; /* unordered sources: chunks of the current pass, owned here */
 	uint32_t npass;
 	uint64_t pass_seq;
@@ -85,7 +85,7 @@ struct held_chunk {
 	struct chunk *ch;
 	uint32_t reader;     /* whose pool it goes back to */
 	uint64_t arrived_ns; /* monotonic */
-	uint64_t round;      /* the slowest reader's pass count when it arrived */
+	uint64_t round;	     /* the slowest reader's pass count when it arrived */
 };
 
 #define WORKER_HELD_MAX 256

@@ -20,7 +20,7 @@ struct source;
 struct source_ops {
 	const char *name; /* the scheme in --source NAME[:ARG] */
 	bool live;	  /* time advances by the wall clock (not only by chunk timestamps) */
-	bool unordered;   /* a connection's chunks may arrive out of order (per-CPU rings):
+	bool unordered;	  /* a connection's chunks may arrive out of order (per-CPU rings):
 			   * workers put them back in offset order within a short window */
 	/* Parses arg, opens what it needs; returns 0 or -errno with a message in err. */
 	int (*open)(struct source *src, const char *arg, const struct config *cfg, char *err,

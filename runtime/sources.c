@@ -10,11 +10,7 @@ extern const struct source_ops bpf_source_ops;
 extern const struct source_ops iface_source_ops;
 
 static const struct source_ops *const sources[] = {
-	&bpf_source_ops,
-	&synth_source_ops,
-	&replay_source_ops,
-	&pcap_source_ops,
-	&iface_source_ops,
+	&bpf_source_ops, &synth_source_ops, &replay_source_ops, &pcap_source_ops, &iface_source_ops,
 };
 
 const struct source_ops *source_find(const char *spec, const char **arg)

@@ -36,7 +36,7 @@
  */
 #define WORKER_REORDER_PASSES 2
 #define WORKER_REORDER_MAX_NS 2000000000ull
-#define WORKER_SWEEP_NS	    250000000ull /* idle eviction runs four times a second */
+#define WORKER_SWEEP_NS	      250000000ull /* idle eviction runs four times a second */
 
 static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
 	[WORKER_CHUNKS] = {"worker_chunks_total", "Chunks processed by the worker"},
@@ -53,10 +53,12 @@ static const struct counter_def worker_counter_defs[WORKER_COUNTERS] = {
 				  "Close events for connections the shard never saw"},
 	[WORKER_LATE_EVENTS] = {"conn_late_events_total",
 				"Events for a connection already closed (reordered across CPUs)"},
-	[WORKER_REORDERED] = {"conn_reordered_chunks_total",
-			      "Chunks that arrived ahead of earlier bytes and were put back in order"},
-	[WORKER_REORDER_EXPIRED] = {"conn_reorder_expired_total",
-				    "Chunks whose earlier bytes never came within the reorder window"},
+	[WORKER_REORDERED] =
+		{"conn_reordered_chunks_total",
+		 "Chunks that arrived ahead of earlier bytes and were put back in order"},
+	[WORKER_REORDER_EXPIRED] =
+		{"conn_reorder_expired_total",
+		 "Chunks whose earlier bytes never came within the reorder window"},
 };
 
 int worker_init(struct worker *w, struct runtime *rt, uint32_t index)
@@ -247,7 +249,8 @@ static void held_expire_conn(struct worker *w, uint64_t key, uint32_t generation
 		if (best == UINT32_MAX)
 			return;
 		if (c) {
-			if (w->held[best].ch->kind != CHUNK_CLOSE && chunk_is_early(c, w->held[best].ch))
+			if (w->held[best].ch->kind != CHUNK_CLOSE &&
+			    chunk_is_early(c, w->held[best].ch))
 				counter_add(&w->counters[WORKER_REORDER_EXPIRED], 1);
 			c->held--;
 		}

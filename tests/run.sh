@@ -36,6 +36,10 @@ run_suite() {
 	fi
 }
 
+run_suite "format/clang-format" bash -c \
+	'make -s --no-print-directory format-check >/dev/null && echo "ok 1 - every C file is clang-formatted" ||
+	 { clang-format --dry-run $(git ls-files "*.c" "*.h") 2>&1 | head -5; echo "not ok 1 - clang-format"; }'
+
 export CMOCKA_MESSAGE_OUTPUT=TAP
 for variant in release asan; do
 	for t in build/$variant/tests/unit/test_*; do

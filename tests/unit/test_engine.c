@@ -70,7 +70,8 @@ static void pg_msg(struct feed *f, int dir, char type, const void *body, uint32_
 
 static void pg_startup(struct feed *f)
 {
-	static const uint8_t startup[] = "\x00\x00\x00\x20\x00\x03\x00\x00user\0app\0database\0shop\0";
+	static const uint8_t startup[] =
+		"\x00\x00\x00\x20\x00\x03\x00\x00user\0app\0database\0shop\0";
 
 	chunk(f, 0, startup, 32); /* the literal's own NUL ends the parameter list */
 	pg_msg(f, 1, 'R', "\x00\x00\x00\x00", 4);
