@@ -950,6 +950,20 @@ TP_EXIT(listen)(exit_ctx *ctx)
 	return 0;
 }
 
+/*
+ * io_uring moves socket bytes without read/write syscalls, so the tracepoints above never
+ * see them. Following each submission into the ring is not feasible with tracepoints and
+ * uprobes alone; every io_uring_enter of a traced process is counted instead, so such
+ * traffic shows up as a number rather than as silence.
+ */
+TP_ENTER(io_uring_enter)(enter_ctx *ctx)
+{
+	(void)ctx;
+	if (tgid_traced(bpf_get_current_pid_tgid() >> 32))
+		drop_count(WW_DROP_IO_URING);
+	return 0;
+}
+
 /* close(fd): only fds with a connection are saved, so other closes cost one lookup */
 TP_ENTER(close)(enter_ctx *ctx)
 {

@@ -116,6 +116,9 @@ static const struct counter_def capture_drop_defs[WW_DROP_NR] = {
 				  "TLS events dropped: the CPU's uprobe assembly area was in use"},
 	[WW_DROP_PROC_RING_FULL] = {"bpf_proc_ring_full_total",
 				    "Process events lost: the process ring was full"},
+	[WW_DROP_IO_URING] = {"bpf_io_uring_enter_total",
+			      "io_uring_enter calls by traced processes: socket I/O submitted "
+			      "through io_uring is not captured (counted so it is never silent)"},
 };
 
 /* Which kernel drops are lost events (the others are partial captures, still reported). */

@@ -87,7 +87,8 @@ enum ww_drop {
 	WW_DROP_TLS_NO_FD = 6, /* TLS cleartext whose socket is unknown (no syscall seen yet) */
 	WW_DROP_SCRATCH_BUSY = 7,   /* uprobe event while another filled this CPU's uprobe slot */
 	WW_DROP_PROC_RING_FULL = 8, /* process event lost: proc_events ring full (table stale) */
-	WW_DROP_NR = 9,
+	WW_DROP_IO_URING = 9, /* io_uring_enter by a traced process: its socket I/O is not seen */
+	WW_DROP_NR = 10,
 };
 
 /*
