@@ -175,32 +175,11 @@ static int register_counters(uint32_t n)
 static void iface_emit(void *arg, const struct reasm_event *ev)
 {
 	struct iface_reader *r = arg;
-	struct chunk *c = reader_chunk_get(r->rd);
-
-	if (!c) {
+	if (reasm_event_emit(r->rd, ev) < 0) {
 		/* the worker sees the offset jump and counts the bytes as lost */
 		counter_add(&r->counters[IFACE_CHUNK_DROPS], 1);
 		reader_count_source_drop(r->rd, 1);
-		return;
 	}
-	c->conn_key = ev->flow->conn_key;
-	c->generation = ev->flow->generation;
-	c->kind = ev->kind;
-	c->dir = ev->dir;
-	c->role = ROLE_UNKNOWN; /* a tap is neither end */
-	c->flags = ev->flags | ev->flow->flags;
-	c->ts_ns = ev->ts_ns;
-	c->offset = ev->offset;
-	c->len = ev->len;
-	c->len_true = ev->len_true;
-	c->pid = 0;
-	c->reserved = 0;
-	memset(c->comm, 0, sizeof(c->comm));
-	c->src = ev->flow->client;
-	c->dst = ev->flow->server;
-	if (ev->len)
-		memcpy(c->data, ev->data, ev->len);
-	reader_emit(r->rd, c);
 }
 
 static uint32_t online_cpus(void)

@@ -146,32 +146,11 @@ static int register_counters(void)
 static void pcap_emit(void *arg, const struct reasm_event *ev)
 {
 	struct pcap_source *ps = arg;
-	struct chunk *c = reader_chunk_get(ps->rd);
-
-	if (!c) {
+	if (reasm_event_emit(ps->rd, ev) < 0) {
 		/* the worker sees the offset jump and counts the bytes as lost */
 		counter_add(&pcap_counters[PCAP_CHUNK_DROPS], 1);
 		reader_count_source_drop(ps->rd, 1);
-		return;
 	}
-	c->conn_key = ev->flow->conn_key;
-	c->generation = ev->flow->generation;
-	c->kind = ev->kind;
-	c->dir = ev->dir;
-	c->role = ROLE_UNKNOWN;
-	c->flags = ev->flags | ev->flow->flags;
-	c->ts_ns = ev->ts_ns;
-	c->offset = ev->offset;
-	c->len = ev->len;
-	c->len_true = ev->len_true;
-	c->pid = 0;
-	c->reserved = 0;
-	memset(c->comm, 0, sizeof(c->comm));
-	c->src = ev->flow->client;
-	c->dst = ev->flow->server;
-	if (ev->len)
-		memcpy(c->data, ev->data, ev->len);
-	reader_emit(ps->rd, c);
 }
 
 static void pcap_source_free(struct pcap_source *ps)

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <xxhash.h>
 
+#include "source.h"
 #include "tcp_reassembly.h"
 
 #define NIL		UINT32_MAX
@@ -961,4 +962,31 @@ void reasm_finish(struct reasm *r)
 		dir_flush(r, f, DIR_RESPONSE, f->last_ns);
 		flow_check_close(r, f, f->last_ns);
 	}
+}
+
+int reasm_event_emit(struct reader *rd, const struct reasm_event *ev)
+{
+	struct chunk *c = reader_chunk_get(rd);
+
+	if (!c)
+		return -ENOBUFS;
+	c->conn_key = ev->flow->conn_key;
+	c->generation = ev->flow->generation;
+	c->kind = ev->kind;
+	c->dir = ev->dir;
+	c->role = ROLE_UNKNOWN; /* a tap is neither end */
+	c->flags = ev->flags | ev->flow->flags;
+	c->ts_ns = ev->ts_ns;
+	c->offset = ev->offset;
+	c->len = ev->len;
+	c->len_true = ev->len_true;
+	c->pid = 0;
+	c->reserved = 0;
+	memset(c->comm, 0, sizeof(c->comm));
+	c->src = ev->flow->client;
+	c->dst = ev->flow->server;
+	if (ev->len)
+		memcpy(c->data, ev->data, ev->len);
+	reader_emit(rd, c);
+	return 0;
 }

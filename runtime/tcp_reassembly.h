@@ -125,4 +125,13 @@ void reasm_finish(struct reasm *r);
 uint32_t reasm_flows_active(const struct reasm *r);
 uint32_t reasm_blocks_held(const struct reasm *r);
 
+struct reader;
+
+/*
+ * Copies one stream event into a chunk of the reader's pool and hands it on (the packet
+ * sources' common last step; reader thread, the event is a borrowed view). Returns 0, or
+ * -ENOBUFS when the pool had no chunk (the caller counts the drop).
+ */
+int reasm_event_emit(struct reader *rd, const struct reasm_event *ev);
+
 #endif
