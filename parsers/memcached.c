@@ -159,19 +159,6 @@ static bool tok_num(const struct tokens *tk, uint32_t i, uint64_t *v)
 	return true;
 }
 
-/* A line at p: its length without CR LF, *total with them; -1 when cut. */
-static int64_t line_at(const uint8_t *p, uint32_t len, uint32_t *total)
-{
-	const uint8_t *nl = memchr(p, '\n', len);
-	uint32_t n;
-
-	if (!nl)
-		return -1;
-	n = (uint32_t)(nl - p);
-	*total = n + 1;
-	return n && p[n - 1] == '\r' ? n - 1 : n;
-}
-
 static const char *const storage_cmds[] = {"set", "add", "replace", "append", "prepend", "cas"};
 static const char *const multi_cmds[] = {"get", "gets", "gat", "gats", "stats", "lru_crawler"};
 
@@ -203,7 +190,7 @@ static struct parse_result text_request(struct parse_ctx *ctx, struct mc_state *
 	struct query_record *rec;
 	struct tokens tk;
 	uint32_t total;
-	int64_t ll = line_at(p, len, &total);
+	int64_t ll = wire_line(p, len, &total);
 	uint64_t bytes = 0;
 	uint8_t flags = 0;
 	bool storage = false, noreply = false, meta;
@@ -272,7 +259,7 @@ static struct parse_result text_response(struct parse_ctx *ctx, struct mc_state 
 	struct query_record *rec = oldest_rec(ctx, st);
 	struct tokens tk;
 	uint32_t total;
-	int64_t ll = line_at(p, len, &total);
+	int64_t ll = wire_line(p, len, &total);
 	uint64_t bytes;
 
 	if (ll < 0)

@@ -24,6 +24,7 @@
 
 #include "counters.h"
 #include "parser.h"
+#include "wire.h"
 
 #define REDIS_QUERY_MAX	 1024  /* query text kept per command; the rest is cut */
 #define REDIS_PENDING	 64    /* commands awaiting replies (engine PENDING_MAX) */
@@ -144,19 +145,6 @@ static bool ieq(const void *a, size_t len, const char *lit)
 		if (upper(p[i]) != (uint8_t)lit[i])
 			return false;
 	return true;
-}
-
-/* A line ending in CRLF (or LF) at p: its length without the line end, or -1 when cut. */
-static int64_t line_len(const uint8_t *p, uint32_t len, uint32_t *total)
-{
-	const uint8_t *nl = memchr(p, '\n', len);
-	uint32_t n;
-
-	if (!nl)
-		return -1;
-	n = (uint32_t)(nl - p);
-	*total = n + 1;
-	return n && p[n - 1] == '\r' ? n - 1 : n;
 }
 
 /* A signed decimal (RESP lengths, integers); false when not one. */
@@ -339,7 +327,7 @@ static struct parse_result redis_request(struct parse_ctx *ctx, struct redis_sta
 	case RQ_IDLE:
 		if (p[0] == '\r' || p[0] == '\n')
 			return result(PARSE_OK, 1, 0);
-		ll = line_len(p, len, &total);
+		ll = wire_line(p, len, &total);
 		if (ll < 0)
 			return len > REDIS_LINE_MAX ? result(PARSE_LOST, 0, 0)
 						    : result(PARSE_MORE, 0, len + 1);
@@ -359,7 +347,7 @@ static struct parse_result redis_request(struct parse_ctx *ctx, struct redis_sta
 		st->rq_phase = RQ_BULK_HDR;
 		return result(PARSE_OK, total, 0);
 	case RQ_BULK_HDR:
-		ll = line_len(p, len, &total);
+		ll = wire_line(p, len, &total);
 		if (ll < 0)
 			return len > 64 ? result(PARSE_LOST, 0, 0) : result(PARSE_MORE, 0, len + 1);
 		if (p[0] != '$' || !parse_int(p + 1, (size_t)ll - 1, &v) || v < 0) {
@@ -526,7 +514,7 @@ static struct parse_result redis_reply_type(struct parse_ctx *ctx, struct redis_
 					    const uint8_t *p, uint32_t len)
 {
 	uint32_t total;
-	int64_t ll = line_len(p, len, &total), v = 0;
+	int64_t ll = wire_line(p, len, &total), v = 0;
 	uint8_t t = p[0];
 	const uint8_t *body = p + 1;
 	size_t blen;
@@ -688,7 +676,7 @@ static struct parse_result redis_response(struct parse_ctx *ctx, struct redis_st
 		return result(PARSE_OK, 2, 0);
 	case RP_STREAM_HDR:
 	default:
-		ll = line_len(p, len, &total);
+		ll = wire_line(p, len, &total);
 		if (ll < 0)
 			return len > 64 ? result(PARSE_LOST, 0, 0) : result(PARSE_MORE, 0, len + 1);
 		if (ll < 2 || p[0] != ';' || !parse_int(p + 1, (size_t)ll - 1, &v) || v < 0) {

@@ -150,4 +150,20 @@ static inline const char *wire_cstr(struct wire *w, size_t *len)
 	}
 }
 
+/*
+ * The text line at p (text protocols: Redis, memcached): its length without CR LF (a bare
+ * LF is accepted too), *total with the line end; -1 when the line end is not there yet.
+ */
+static inline int64_t wire_line(const uint8_t *p, uint32_t len, uint32_t *total)
+{
+	const uint8_t *nl = memchr(p, '\n', len);
+	uint32_t n;
+
+	if (!nl)
+		return -1;
+	n = (uint32_t)(nl - p);
+	*total = n + 1;
+	return n && p[n - 1] == '\r' ? n - 1 : n;
+}
+
 #endif
