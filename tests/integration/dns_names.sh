@@ -21,6 +21,8 @@ for _ in $(seq 100); do grep -q '"type"' "$tmp/out.ndjson" 2>/dev/null && break
 
 addr=$(dig +short -p "$dns_port" @127.0.0.1 api.wirewatch.test)
 check "dig resolves api.wirewatch.test to 127.0.0.7 ($addr)" test "$addr" = 127.0.0.7
+tcp_addr=$(dig +tcp +short -p "$dns_port" @127.0.0.1 db.wirewatch.test)
+check "dig over TCP resolves db.wirewatch.test ($tcp_addr)" test "$tcp_addr" = 10.0.0.5
 python3 - "$app_port" <<'PY'
 import socket, sys, threading, time
 port = int(sys.argv[1])
@@ -42,10 +44,15 @@ port = sys.argv[2]
 recs = [json.loads(l) for l in open(sys.argv[1]) if l.startswith("{")]
 dns = [r for r in recs if r["type"] == "query" and r["proto"] == "dns" and r.get("query") == "api.wirewatch.test"]
 print(("ok" if dns and "127.0.0.7" in dns[0].get("answers", []) else "not ok") + " 1 - the DNS answer is recorded")
+tcp = [r for r in recs if r["type"] == "query" and r["proto"] == "dns" and r.get("query") == "db.wirewatch.test"
+       and r["conn"].get("transport") != "udp"]
+roles = {r["conn"]["role"] for r in tcp}
+print(("ok" if tcp and all("10.0.0.5" in r.get("answers", []) for r in tcp) and roles == {"client", "server"}
+       else "not ok") + f" 3 - the query over TCP, seen from dig and from dnsmasq ({sorted(roles)})")
 conn = [r for r in recs if r["type"] == "conn" and r["conn"].get("dst") == f"127.0.0.7:{port}"]
 named = [r for r in conn if r["conn"].get("dst_name") == "api.wirewatch.test"]
 print(("ok" if conn and named else "not ok") + f" 2 - the connection to 127.0.0.7 is named api.wirewatch.test ({len(named)}/{len(conn)} records)")
-print("1..2")
+print("1..3")
 PY
 check "records name the server" test $? -eq 0
 tap_done
