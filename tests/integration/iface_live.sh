@@ -53,89 +53,6 @@ port=$((20000 + RANDOM % 20000))
 uport=$((port + 1))
 hport=$((port + 2))
 
-cat >"$tmp/traffic.py" <<'PY'
-import http.client, http.server, json, os, socket, sys, threading, time
-port, uport, hport, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-
-def serve(fam, addr):
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(16)
-    while True:
-        c, _ = s.accept()
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        n = 0
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            n += len(b)
-        body = bytes((i * 31) & 0xff for i in range(3 * n + 17))
-        for i in range(0, len(body), 1400):
-            c.sendall(body[i:i + 1400])
-        c.close()
-
-def udp_serve():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", uport))
-    while True:
-        b, a = s.recvfrom(65536)
-        s.sendto(b * 2, a)
-
-for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-    threading.Thread(target=serve, args=(fam, addr), daemon=True).start()
-threading.Thread(target=udp_serve, daemon=True).start()
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *a):
-        pass
-
-os.chdir(os.path.dirname(out))  # http.server serves the test's directory
-web = http.server.ThreadingHTTPServer(("127.0.0.1", hport), Quiet)
-threading.Thread(target=web.serve_forever, daemon=True).start()
-time.sleep(0.3)
-
-conns = []
-def client(fam, addr, size, write):
-    c = socket.socket(fam, socket.SOCK_STREAM)
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.connect((addr, port))
-    data = bytes((i * 7) & 0xff for i in range(size))
-    for i in range(0, size, write):
-        c.sendall(data[i:i + write])
-    c.shutdown(socket.SHUT_WR)
-    got = 0
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += len(b)
-    conns.append({"proto": "tcp", "client_port": c.getsockname()[1], "req": size, "resp": got})
-    c.close()
-
-client(socket.AF_INET, "127.0.0.1", 200000, 1000)
-client(socket.AF_INET, "127.0.0.1", 100, 100)
-client(socket.AF_INET, "127.0.0.1", 700000, 65536)
-client(socket.AF_INET6, "::1", 5000, 500)
-for _ in range(8):  # more flows, so a fanout of two gets some on each reader
-    client(socket.AF_INET, "127.0.0.1", 3000, 700)
-
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.connect(("127.0.0.1", uport))
-sent = got = 0
-for n in (10, 300, 1200):
-    u.send(b"q" * n)
-    sent += n
-    got += len(u.recv(65536))
-conns.append({"proto": "udp", "client_port": u.getsockname()[1], "req": sent, "resp": got})
-# HTTP for the differential check against tshark: 200, 404, HEAD, 501 for a POST
-for method, path in (("GET", "/"), ("GET", "/missing.html"), ("HEAD", "/"), ("POST", "/form")):
-    h = http.client.HTTPConnection("127.0.0.1", hport)
-    h.request(method, path, body=b"a=1" if method == "POST" else None)
-    h.getresponse().read()
-    h.close()
-json.dump(conns, open(out, "w"))
-PY
 
 # check.py WANT NDJSON [tcp|udp]: the last conn record of every client port of that
 # transport has bytes_req/bytes_resp as sent and nothing lost; no record of the other.
@@ -201,8 +118,8 @@ capture() {
 	td=$!
 	pids+=("$td")
 	for _ in $(seq 50); do grep -q listening "$tmp/td.err" && break; sleep 0.1; done
-	timeout 30 ip netns exec "$ns" python3 "$tmp/traffic.py" "$port" "$uport" "$hport" \
-		"$tmp/want.json"
+	timeout 30 ip netns exec "$ns" python3 tests/lib/loopback_traffic.py "$port" "$uport" "$tmp/want.json" \
+		--http "$hport" --extra-flows 8
 	sleep 0.5
 	kill -INT "$td"
 	wait "$td" 2>/dev/null

@@ -36,78 +36,7 @@ cp build/release/tests/tools/pcap_mangle "$tmp/pcap_mangle" ||
 port=$((20000 + RANDOM % 20000))
 uport=$((port + 1))
 
-# ---- traffic: a server thread and a client in one process; the client writes what it did
-cat >"$tmp/traffic.py" <<'PY'
-import json, socket, sys, threading, time
-port, uport, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
-
-def reply_len(n):
-    return 3 * n + 17
-
-def serve(fam, addr):
-    s = socket.socket(fam, socket.SOCK_STREAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind((addr, port))
-    s.listen(16)
-    while True:
-        c, _ = s.accept()
-        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        n = 0
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            n += len(b)
-        body = bytes((i * 31) & 0xff for i in range(reply_len(n)))
-        for i in range(0, len(body), 1400):  # many segments in the response too
-            c.sendall(body[i:i + 1400])
-        c.close()
-
-def udp_serve():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", uport))
-    while True:
-        b, a = s.recvfrom(65536)
-        s.sendto(b * 2, a)
-
-for fam, addr in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-    threading.Thread(target=serve, args=(fam, addr), daemon=True).start()
-threading.Thread(target=udp_serve, daemon=True).start()
-time.sleep(0.3)
-
-conns = []
-def client(fam, addr, size, write):
-    c = socket.socket(fam, socket.SOCK_STREAM)
-    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    c.connect((addr, port))
-    data = bytes((i * 7) & 0xff for i in range(size))
-    for i in range(0, size, write):
-        c.sendall(data[i:i + write])
-    c.shutdown(socket.SHUT_WR)
-    got = 0
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += len(b)
-    conns.append({"proto": "tcp", "client_port": c.getsockname()[1], "req": size, "resp": got})
-    c.close()
-
-client(socket.AF_INET, "127.0.0.1", 200000, 1000)
-client(socket.AF_INET, "127.0.0.1", 100, 100)
-client(socket.AF_INET, "127.0.0.1", 700000, 65536)
-client(socket.AF_INET6, "::1", 5000, 500)
-
-u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-u.connect(("127.0.0.1", uport))
-sent = got = 0
-for n in (10, 300, 1200):
-    u.send(b"q" * n)
-    sent += n
-    got += len(u.recv(65536))
-conns.append({"proto": "udp", "client_port": u.getsockname()[1], "req": sent, "resp": got})
-json.dump(conns, open(out, "w"))
-PY
+# ---- traffic: tests/lib/loopback_traffic.py (servers and clients in one process) writes what it did
 
 cat >"$tmp/check.py" <<'PY'
 import json, sys
@@ -165,7 +94,7 @@ capture() {
 		grep -q listening "$tmp/td1.err" && grep -q listening "$tmp/td2.err" && break
 		sleep 0.1
 	done
-	timeout 60 python3 "$tmp/traffic.py" "$port" "$uport" "$tmp/want.json"
+	timeout 60 python3 tests/lib/loopback_traffic.py "$port" "$uport" "$tmp/want.json"
 	sleep 1
 	kill -INT "$td1" "$td2"
 	wait "$td1" "$td2" 2>/dev/null
