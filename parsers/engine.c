@@ -926,6 +926,7 @@ void parse_engine_close(struct parse_engine *eng, struct conn *c, uint64_t ts_ns
 	if (cp->state == CONN_PARSE_ATTACHED) {
 		if (ctx.parser->on_close)
 			ctx.parser->on_close(&ctx, cp->pstate);
+		/* stays ATTACHED (without state) so the close record still names the protocol */
 		conn_detach(eng, &ctx, CONN_PARSE_ATTACHED);
 		return;
 	}
