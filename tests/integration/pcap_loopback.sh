@@ -145,8 +145,9 @@ if command -v editcap >/dev/null; then
 	run pcapng "$tmp/lo.pcapng"
 fi
 
-# drop a segment of the bulk request (client to server) and one of a response
-for k in 20 300; do
+# drop a segment of the bulk request (client to server) and one near the end of the
+# capture, counted from the end: how many segments a run makes varies with load
+for k in 20 -20; do
 	dropped=$("$tmp/pcap_mangle" drop "$tmp/lo.pcap" "$tmp/drop$k.pcap" "$k")
 	check "drop $k: a data segment dropped (${dropped#dropped })" test -n "$dropped"
 	run "dropped-$k" "$tmp/drop$k.pcap" "${dropped#dropped }"

@@ -4,8 +4,8 @@
  *
  *   pcap_mangle reorder   IN OUT         swap adjacent TCP data segments of one direction
  *   pcap_mangle duplicate IN OUT         write every TCP data segment twice
- *   pcap_mangle drop      IN OUT K       drop the K-th TCP data segment (1-based); prints
- *                                        "dropped LEN SPORT DPORT" on stdout
+ *   pcap_mangle drop      IN OUT K       drop the K-th TCP data segment (1-based; -K counts
+ *                                        from the last); prints "dropped LEN SPORT DPORT"
  *   pcap_mangle snap      IN OUT N       cut every frame to N bytes (a short snaplen)
  *   pcap_mangle corrupt   IN OUT SEED    overwrite random bytes of every frame's headers
  *
@@ -145,8 +145,13 @@ int main(int argc, char **argv)
 				write_frame(d, &frames[i].h, frames[i].data);
 		}
 	} else if (strcmp(mode, "drop") == 0) {
-		long k = 0;
+		long k = 0, total = 0;
 
+		/* how many segments a loopback run is cut into varies with load: count back */
+		for (size_t i = 0; arg < 0 && i < nframes; i++)
+			total += frames[i].data_seg;
+		if (arg < 0)
+			arg = total + arg + 1;
 		for (size_t i = 0; i < nframes; i++) {
 			if (frames[i].data_seg && ++k == arg) {
 				printf("dropped %u %u %u\n", frames[i].payload_len, frames[i].sport,
