@@ -53,8 +53,31 @@ struct pii_rule {
 	struct pii_phrases context, negative, nearby, nearby_negative;
 };
 
+/* What a key or a window of text says: bit t of pos set when it names type t, of neg when
+ * it rules t out. */
+struct pii_keyclass {
+	uint32_t pos, neg;
+};
+
+#define PII_NEARBY_WORDS_MAX 4 /* longest nearby phrase looked up, in words */
+
+/* One nearby word or phrase (normalised) and the types it speaks for and against. */
+struct pii_nearby_word {
+	const char *norm; /* NULL: empty slot; the text belongs to the rule's phrase */
+	uint64_t hash;
+	uint16_t len;
+	uint32_t pos, neg;
+};
+
+struct pii_nearby_table {
+	struct pii_nearby_word *slots;
+	uint32_t mask;	   /* slots - 1, a power of two minus one */
+	uint8_t max_words; /* the longest phrase, in words */
+};
+
 struct pii_engine {
 	struct pii_rule rules[PII_TYPE_COUNT];
+	struct pii_nearby_table nearby;
 	struct pii_pattern *patterns;
 	uint32_t npatterns;
 	uint32_t *field_ids; /* field database id -> pattern index */
@@ -81,11 +104,6 @@ struct pii_cand {
 	uint32_t pattern; /* index into engine->patterns, or UINT32_MAX for key-value checks */
 	enum pii_type type;
 	bool quoted;
-};
-
-/* What a key says: bit t of pos set when it names type t, of neg when it rules t out. */
-struct pii_keyclass {
-	uint32_t pos, neg;
 };
 
 #define PII_SPANS_MAX	   2048
@@ -127,6 +145,13 @@ size_t pii_key_normalize(const char *key, size_t len, char *out, size_t cap);
 
 /* keys.c: does the normalised key contain phrase p (at word boundaries or squashed)? */
 bool pii_phrase_match(const char *norm, size_t norm_len, const struct pii_phrase *p);
+
+/* nearby.c: the nearby-word table from every rule's nearby and nearby_negative words. */
+int pii_nearby_build(struct pii_engine *e);
+void pii_nearby_free(struct pii_nearby_table *t);
+/* nearby.c: the types the words of text[0..len) speak for (pos) and against (neg). */
+struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text,
+					size_t len);
 
 /* rules.c: builds a phrase from a word in the rule file. */
 int pii_phrase_init(struct pii_phrase *p, const char *word, size_t len);

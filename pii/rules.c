@@ -523,6 +523,7 @@ void pii_engine_free(struct pii_engine *e)
 {
 	if (!e)
 		return;
+	pii_nearby_free(&e->nearby);
 	for (int t = 0; t < PII_TYPE_COUNT; t++) {
 		free_phrases(&e->rules[t].context);
 		free_phrases(&e->rules[t].negative);
@@ -715,6 +716,10 @@ int pii_engine_load(struct pii_engine **out, const char *rules_path, char *err, 
 	}
 	if (!ret)
 		ret = compile(&ld);
+	if (!ret)
+		ret = pii_nearby_build(ld.e);
+	if (ret == -ENOMEM)
+		snprintf(err, err_len, "%s: %s", rules_path, strerror(ENOMEM));
 	if (!ret) {
 		ld.e->psl = psl_latest(NULL);
 		ld.e->psl_owned = ld.e->psl != NULL;

@@ -194,19 +194,6 @@ static int on_field_match(unsigned int id, unsigned long long from, unsigned lon
 	return cand_add(s, 0, (size_t)to, pi, s->engine->patterns[pi].type, false);
 }
 
-/* Does the text just before `start` hold one of the phrases? */
-static bool nearby_match(const struct pii_scratch *s, const struct pii_phrases *ph, size_t start,
-			 const char *norm, size_t nn)
-{
-	(void)s;
-	(void)start;
-	for (uint32_t i = 0; i < ph->n; i++) {
-		if (pii_phrase_match(norm, nn, &ph->v[i]))
-			return true;
-	}
-	return false;
-}
-
 static bool kind_is_text(enum pii_context_kind k)
 {
 	return k == PII_CTX_FREE_TEXT || k == PII_CTX_REDIS_VALUE || k == PII_CTX_HTTP_JSON;
@@ -253,12 +240,10 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
 	if (!pos && e->nearby_bytes && (r->nearby.n || r->nearby_negative.n)) {
 		size_t from = v.start > e->nearby_bytes ? v.start - e->nearby_bytes : 0;
-		char norm[PII_KEY_MAX * 3];
-		size_t nn = pii_key_normalize((const char *)s->text + from, v.start - from, norm,
-					      sizeof(norm));
+		struct pii_keyclass near = pii_nearby_classify(e, s->text + from, v.start - from);
 
-		near_pos = nearby_match(s, &r->nearby, v.start, norm, nn);
-		near_neg = nearby_match(s, &r->nearby_negative, v.start, norm, nn);
+		near_pos = (near.pos & bit) != 0;
+		near_neg = (near.neg & bit) != 0;
 	}
 	conf = verdict == PII_CHECKED ? r->confidence : r->shape_confidence;
 	if (pos || near_pos) {

@@ -1,0 +1,119 @@
+/*
+ * The nearby-word table: which types the words just before a value speak for ("call",
+ * "phone") or against ("order", "invoice"). Every rule's `nearby` and `nearby_negative`
+ * phrase goes into one hash table at load, so a candidate's window is normalised once
+ * and each of its words (and runs of up to PII_NEARBY_WORDS_MAX words, for phrases like
+ * "date_of_birth") costs one lookup, whatever the number of rules and phrases. Comparing
+ * every phrase of the candidate's type against the window instead cost more than
+ * Hyperscan's whole scan on text with a value every few hundred bytes.
+ *
+ * Built once by pii_nearby_build(), read-only afterwards and shared by every worker.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+
+static uint64_t word_hash(const char *w, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= (uint8_t)w[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const char *w, size_t n,
+					 uint64_t h)
+{
+	for (uint32_t i = (uint32_t)h & t->mask;; i = (i + 1) & t->mask) {
+		struct pii_nearby_word *s = &t->slots[i];
+
+		if (!s->norm || (s->hash == h && s->len == n && !memcmp(s->norm, w, n)))
+			return s;
+	}
+}
+
+static void table_add(struct pii_nearby_table *t, const struct pii_phrase *p, uint32_t pos,
+		      uint32_t neg)
+{
+	uint64_t h = word_hash(p->norm, p->norm_len);
+	struct pii_nearby_word *s = slot_find(t, p->norm, p->norm_len, h);
+	uint8_t words = 1;
+
+	s->norm = p->norm;
+	s->len = p->norm_len;
+	s->hash = h;
+	s->pos |= pos;
+	s->neg |= neg;
+	for (uint16_t i = 0; i < p->norm_len; i++)
+		words += p->norm[i] == '_';
+	if (words > t->max_words)
+		t->max_words = words > PII_NEARBY_WORDS_MAX ? PII_NEARBY_WORDS_MAX : words;
+}
+
+int pii_nearby_build(struct pii_engine *e)
+{
+	struct pii_nearby_table *t = &e->nearby;
+	uint32_t n = 0, cap = 16;
+
+	for (int k = 0; k < PII_TYPE_COUNT; k++)
+		n += e->rules[k].nearby.n + e->rules[k].nearby_negative.n;
+	while (cap < 2 * n)
+		cap <<= 1; /* at most half full: probes stay short */
+	t->slots = calloc(cap, sizeof(*t->slots));
+	if (!t->slots)
+		return -ENOMEM;
+	t->mask = cap - 1;
+	t->max_words = 1;
+	for (int k = 0; k < PII_TYPE_COUNT; k++) {
+		const struct pii_rule *r = &e->rules[k];
+
+		for (uint32_t i = 0; i < r->nearby.n; i++)
+			table_add(t, &r->nearby.v[i], 1u << k, 0);
+		for (uint32_t i = 0; i < r->nearby_negative.n; i++)
+			table_add(t, &r->nearby_negative.v[i], 0, 1u << k);
+	}
+	return 0;
+}
+
+void pii_nearby_free(struct pii_nearby_table *t)
+{
+	free(t->slots); /* the words themselves belong to the rules' phrases */
+	t->slots = NULL;
+}
+
+struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text, size_t len)
+{
+	const struct pii_nearby_table *t = &e->nearby;
+	struct pii_keyclass cls = {0, 0};
+	char norm[PII_KEY_MAX * 3];
+	size_t nn = pii_key_normalize((const char *)text, len, norm, sizeof(norm));
+
+	for (size_t start = 0; start < nn;) {
+		size_t end = start;
+
+		/* the phrases of 1, 2, ... max_words words that begin at this word */
+		for (uint8_t w = 0; w < t->max_words && end < nn; w++) {
+			const struct pii_nearby_word *s;
+
+			if (w > 0)
+				end++; /* past the '_' */
+			while (end < nn && norm[end] != '_')
+				end++;
+			s = slot_find(t, norm + start, end - start,
+				      word_hash(norm + start, end - start));
+			if (s->norm) {
+				cls.pos |= s->pos;
+				cls.neg |= s->neg;
+			}
+		}
+		while (start < nn && norm[start] != '_')
+			start++;
+		start++;
+	}
+	return cls;
+}
