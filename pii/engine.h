@@ -128,6 +128,7 @@ struct pii_scratch {
 	uint32_t nfound;
 	/* the column classification memory: a column seen once is one hash lookup after */
 	struct pii_keycache_slot keycache[PII_KEYCACHE_SLOTS];
+	struct pii_psl_memo psl; /* the engine's list and what it said of recent domains */
 	uint64_t truncated;
 	/* the text being scanned, for the Hyperscan callbacks */
 	const uint8_t *text;

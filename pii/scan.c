@@ -25,6 +25,7 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	if (!s)
 		return NULL;
 	s->engine = e;
+	s->psl.psl = e->psl;
 	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
 	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS)) {
 		hs_free_scratch(s->hs);
@@ -230,7 +231,7 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	bool pos, neg, near_pos = false, near_neg = false;
 	float conf;
 
-	verdict = pii_validate(r->validator, e->psl, &v);
+	verdict = pii_validate(r->validator, &s->psl, &v);
 	if (verdict == PII_INVALID || v.end <= v.start)
 		return;
 	sp = span_of(s, (uint32_t)v.start, (uint32_t)v.end);

@@ -475,7 +475,36 @@ static bool email_local_char(uint8_t c)
 	return is_alnum(c) || (c && strchr(".!#$%&'*+/=?^_`{|}~-", c));
 }
 
-enum pii_verdict pii_email_check(const struct psl_ctx_st *psl, const uint8_t *v, size_t len)
+/* Is the domain's last label a real suffix, with a registrable name below the suffix? */
+static bool domain_registrable(const struct psl_ctx_st *psl, const char *domain, size_t tld)
+{
+	/* the top-level label must be a real suffix (not libpsl's "*" rule for unknown ones),
+	 * and the domain must have a registrable part below its suffix: not user@co.uk */
+	return psl_is_public_suffix2(psl, domain + tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE) &&
+	       !psl_is_public_suffix2(psl, domain, PSL_TYPE_ANY);
+}
+
+static bool domain_registrable_memo(struct pii_psl_memo *m, const char *domain, size_t len,
+				    size_t tld)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	uint32_t i;
+
+	for (size_t k = 0; k < len; k++) {
+		h ^= (uint8_t)domain[k];
+		h *= 0x100000001b3ull;
+	}
+	h |= 1; /* never 0, the empty mark */
+	i = (uint32_t)(h >> 32) & (PII_PSL_MEMO_SLOTS - 1);
+	if (m->slot[i].hash != h) { /* a miss overwrites: a memory, not a record */
+		m->slot[i].hash = h;
+		m->slot[i].registrable = domain_registrable(m->psl, domain, tld);
+	}
+	return m->slot[i].registrable;
+}
+
+static enum pii_verdict email_check(const struct psl_ctx_st *psl, struct pii_psl_memo *memo,
+				    const uint8_t *v, size_t len)
 {
 	size_t at = len, dom, labels = 0, label_len = 0, tld = 0;
 	char domain[256];
@@ -530,15 +559,16 @@ enum pii_verdict pii_email_check(const struct psl_ctx_st *psl, const uint8_t *v,
 		    !(dn - tld > 4 && !memcmp(domain + tld, "xn--", 4)))
 			return PII_INVALID;
 	}
+	if (memo && memo->psl)
+		return domain_registrable_memo(memo, domain, dn, tld) ? PII_CHECKED : PII_INVALID;
 	if (!psl)
 		return PII_SHAPE;
-	/* the top-level label must be a real suffix (not libpsl's "*" rule for unknown ones),
-	 * and the domain must have a registrable part below its suffix: not user@co.uk */
-	if (!psl_is_public_suffix2(psl, domain + tld, PSL_TYPE_ANY | PSL_TYPE_NO_STAR_RULE))
-		return PII_INVALID;
-	if (psl_is_public_suffix2(psl, domain, PSL_TYPE_ANY))
-		return PII_INVALID;
-	return PII_CHECKED;
+	return domain_registrable(psl, domain, tld) ? PII_CHECKED : PII_INVALID;
+}
+
+enum pii_verdict pii_email_check(const struct psl_ctx_st *psl, const uint8_t *v, size_t len)
+{
+	return email_check(psl, NULL, v, len);
 }
 
 static int b64url_val(uint8_t c)
@@ -1150,7 +1180,7 @@ static bool ip_char(uint8_t c)
 	return isxdigit(c) || c == ':' || c == '.';
 }
 
-enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl,
+enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 			      struct pii_cand_view *c)
 {
 	const uint8_t *t = c->text;
@@ -1178,7 +1208,7 @@ enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl
 		extend_run(c, domain_char, 64 + 3 + 253);
 		while (c->end > c->start && (t[c->end - 1] == '.' || t[c->end - 1] == '-'))
 			c->end--;
-		return pii_email_check(psl, t + c->start, c->end - c->start);
+		return email_check(NULL, psl, t + c->start, c->end - c->start);
 	case PII_V_CARD:
 		return pii_card_check(t + c->start, c->end - c->start);
 	case PII_V_IBAN:

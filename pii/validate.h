@@ -57,7 +57,22 @@ const char *pii_validator_name(enum pii_validator v);
 int pii_validator_parse(const char *s, size_t len);
 
 /* Runs validator v on c (psl is needed by PII_V_EMAIL only; NULL skips that check). */
-enum pii_verdict pii_validate(enum pii_validator v, const struct psl_ctx_st *psl,
+#define PII_PSL_MEMO_SLOTS 512 /* power of two */
+
+/*
+ * The public suffix list and a memory of what it said about domains: a lookup costs more
+ * than the rest of an email's checks, and traffic repeats a few domains. One per worker
+ * (in its scratch); psl NULL checks emails on shape alone.
+ */
+struct pii_psl_memo {
+	const struct psl_ctx_st *psl;
+	struct {
+		uint64_t hash; /* of the lower-cased domain; 0: empty */
+		bool registrable;
+	} slot[PII_PSL_MEMO_SLOTS];
+};
+
+enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 			      struct pii_cand_view *c);
 
 /* The checks themselves, on a value alone; exposed for the unit tests. */
