@@ -518,14 +518,18 @@ static int pii_found(const struct pii_finding *f, void *arg)
 	struct record_pii *e = NULL;
 	const uint8_t *value = v->text + f->start;
 	size_t value_len = f->end - f->start;
+	/* the column the parser named, else the key the engine found the value under (an
+	 * INSERT's column list, a WHERE comparison, a JSON member, a query-string name) */
+	const char *column = v->column_len ? v->column : f->key;
+	size_t column_len = v->column_len ? v->column_len : (f->key ? f->key_len : 0);
 
 	counter_add(&v->ctx->eng->counters[ENGINE_PII_FINDINGS], 1);
 	for (uint8_t i = 0; i < rec->npii; i++) {
 		struct record_pii *p = &rec->pii[i];
 
-		if (p->type == f->type && p->where == v->where && p->column_len == v->column_len &&
-		    (v->column_len == 0 ||
-		     memcmp(rec->arena + p->column_off, v->column, v->column_len) == 0)) {
+		if (p->type == f->type && p->where == v->where && p->column_len == column_len &&
+		    (column_len == 0 ||
+		     memcmp(rec->arena + p->column_off, column, column_len) == 0)) {
 			e = p;
 			break;
 		}
@@ -533,7 +537,7 @@ static int pii_found(const struct pii_finding *f, void *arg)
 	if (!e) {
 		char sample[64];
 		size_t n = pii_mask(f->type, value, value_len, sample, sizeof(sample));
-		int col_off = v->column_len ? arena_put_whole(rec, v->column, v->column_len) : 0;
+		int col_off = column_len ? arena_put_whole(rec, column, column_len) : 0;
 		int sample_off = arena_put_whole(rec, sample, n);
 
 		if (rec->npii == RECORD_PII_MAX || col_off < 0 || sample_off < 0) {
@@ -545,7 +549,7 @@ static int pii_found(const struct pii_finding *f, void *arg)
 		*e = (struct record_pii){.type = (uint8_t)f->type,
 					 .where = (uint8_t)v->where,
 					 .column_off = (uint16_t)col_off,
-					 .column_len = (uint16_t)v->column_len,
+					 .column_len = (uint16_t)column_len,
 					 .sample_off = (uint16_t)sample_off,
 					 .sample_len = (uint16_t)n};
 	}
@@ -568,6 +572,22 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
 		return;
 	pii_scan(eng->pii, eng->pii_scratch, value_context(ctx, where, p, len), column,
 		 v.column_len, p, len, pii_found, &v);
+}
+
+void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
+			  const char **cols, uint32_t *lens, uint32_t n)
+{
+	struct parse_engine *eng = ctx->eng;
+
+	if (eng->pii && stmt) {
+		pii_sql_param_keys(eng->pii_scratch, (const uint8_t *)stmt->text, stmt->text_len,
+				   dollar, cols, lens, n);
+		return;
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		cols[i] = NULL;
+		lens[i] = 0;
+	}
 }
 
 const char *record_list_next(const struct query_record *rec, enum record_list l, uint32_t *cursor,
@@ -660,8 +680,11 @@ static void conn_detach(struct parse_engine *eng, struct parse_ctx *ctx, enum co
 
 	while ((rec = record_oldest(ctx)) != NULL)
 		record_finish(ctx, rec, RECORD_INCOMPLETE);
-	if (cp->pstate)
+	if (cp->pstate) {
+		if (parsers[cp->parser]->state_free)
+			parsers[cp->parser]->state_free(cp->pstate);
 		state_put(eng, cp->pstate);
+	}
 	cp->pstate = NULL;
 	buf_release(eng, cp, DIR_REQUEST);
 	buf_release(eng, cp, DIR_RESPONSE);

@@ -741,6 +741,8 @@ static void my_params(struct parse_ctx *ctx, struct my_state *st, struct query_r
 		      uint32_t stmt_id)
 {
 	uint16_t types[MY_PARAMS_MAX];
+	const char *cols[STMT_PARAMS_MAX];
+	uint32_t col_lens[STMT_PARAMS_MAX];
 	const uint8_t *nulls = wire_bytes(w, (nparams + 7) / 8);
 	uint8_t bound = wire_u8(w);
 	uint32_t known = nparams < MY_PARAMS_MAX ? nparams : MY_PARAMS_MAX;
@@ -770,6 +772,7 @@ static void my_params(struct parse_ctx *ctx, struct my_state *st, struct query_r
 			types[i] = (uint16_t)e->param_types[i];
 		}
 	}
+	record_param_columns(ctx, e, false, cols, col_lens, STMT_PARAMS_MAX);
 	for (uint32_t i = 0; i < known && !w->bad; i++) {
 		bool is_null = nulls[i / 8] & (1u << (i % 8));
 		char text[64];
@@ -787,7 +790,9 @@ static void my_params(struct parse_ctx *ctx, struct my_state *st, struct query_r
 					    sizeof(text), &len);
 			if (!v)
 				break;
-			record_value(ctx, rec, VALUE_PARAM, NULL, 0, (const uint8_t *)v, len);
+			record_value(ctx, rec, VALUE_PARAM, i < STMT_PARAMS_MAX ? cols[i] : NULL,
+				     i < STMT_PARAMS_MAX ? col_lens[i] : 0, (const uint8_t *)v,
+				     len);
 		}
 		record_list_add(rec, RL_PARAMS, v, len);
 	}

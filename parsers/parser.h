@@ -58,6 +58,12 @@ struct parser {
 	void (*on_gap)(struct parse_ctx *ctx, void *state, enum dir dir, uint64_t missing);
 	/* The connection ends; pending records are finished as incomplete afterwards. */
 	void (*on_close)(struct parse_ctx *ctx, void *state);
+	/*
+	 * Optional: releases what the parser allocated for this connection (e.g. a
+	 * decompressor made lazily), once, just before the state slot goes back to the pool.
+	 * Runs on the worker that parsed the connection; no record may be touched here.
+	 */
+	void (*state_free)(void *state);
 	/* The protocol's own counters (parse_count indexes them), exported with proto=name. */
 	const struct counter_def *counter_defs;
 	uint32_t counter_count;
@@ -135,5 +141,14 @@ enum value_where {
  */
 void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_where where,
 		  const char *column, size_t column_len, const uint8_t *p, size_t len);
+
+/*
+ * The columns a prepared statement's bind parameters stand for (`email = $2`, an INSERT's
+ * column list), to hand each parameter to record_value() under its column: cols[i] views
+ * into stmt, NULL when unknown (and always when PII scanning is off). dollar: $1, $2
+ * (PostgreSQL) rather than ? (MySQL).
+ */
+void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
+			  const char **cols, uint32_t *lens, uint32_t n);
 
 #endif

@@ -599,7 +599,8 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 	struct pg_group *g = ext_group(ctx, st);
 	struct query_record *rec = group_record(ctx, st, g);
 	const struct stmt_entry *e;
-	uint32_t off = 0;
+	const char *cols[STMT_PARAMS_MAX];
+	uint32_t col_lens[STMT_PARAMS_MAX], off = 0;
 
 	st->ext_executed = true;
 	st->parse_pending = false;
@@ -613,13 +614,15 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 	}
 	if (st->bind_stmt_len)
 		record_set_str(rec, RS_STATEMENT, st->bind_stmt, st->bind_stmt_len);
+	record_param_columns(ctx, e, true, cols, col_lens, STMT_PARAMS_MAX);
 	for (uint16_t i = 0; i < st->bind_count; i++) {
 		uint16_t l;
 
 		memcpy(&l, st->bind + off, 2);
 		record_list_add(rec, RL_PARAMS, st->bind + off + 2, l);
-		record_value(ctx, rec, VALUE_PARAM, NULL, 0, (const uint8_t *)st->bind + off + 2,
-			     l);
+		record_value(ctx, rec, VALUE_PARAM, i < STMT_PARAMS_MAX ? cols[i] : NULL,
+			     i < STMT_PARAMS_MAX ? col_lens[i] : 0,
+			     (const uint8_t *)st->bind + off + 2, l);
 		off += 2u + l;
 	}
 }

@@ -116,6 +116,15 @@ struct pii_keycache_slot {
 	struct pii_keyclass cls;
 };
 
+/* Where pii_sql_param_keys() writes what it finds (keys point into the statement). */
+struct pii_param_keys {
+	const char **keys;
+	uint32_t *lens;
+	uint32_t max;
+	uint32_t seen; /* '?' placeholders so far: the next one's index */
+	bool dollar;   /* $1, $2 (PostgreSQL) rather than ? (MySQL) */
+};
+
 struct pii_scratch {
 	const struct pii_engine *engine;
 	hs_scratch_t *hs;
@@ -134,6 +143,7 @@ struct pii_scratch {
 	const uint8_t *text;
 	size_t len;
 	enum pii_context_kind kind;
+	struct pii_param_keys *params; /* set only inside pii_sql_param_keys() */
 };
 
 /* keys.c: fills s->spans with the values of text and their keys, by kind. */

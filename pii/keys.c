@@ -153,11 +153,21 @@ static bool word_at(const uint8_t *p, size_t len, size_t i, const char *w)
 
 #define SQL_COLS_MAX 128
 
+static void param_key(struct pii_param_keys *pk, uint32_t idx, const char *key, size_t len)
+{
+	if (idx < pk->max && !pk->keys[idx]) {
+		pk->keys[idx] = key;
+		pk->lens[idx] = (uint32_t)(len > PII_KEY_MAX ? PII_KEY_MAX : len);
+	}
+}
+
 /*
  * SQL: the column list of INSERT INTO t (a, b) VALUES (...), (...) names each tuple's
  * values by position; elsewhere `ident op literal` (=, <>, !=, <, >, LIKE, IN (...)) names
  * the literal after the operator by the identifier before it, which covers WHERE, SET and
  * ON DUPLICATE KEY UPDATE. Identifiers may be "quoted", `quoted` or qualified (t.col).
+ * When s->params is set, placeholders ($1 or ?) are named the same way, for
+ * pii_sql_param_keys().
  */
 static void spans_sql(struct pii_scratch *s, const uint8_t *p, size_t len)
 {
@@ -212,6 +222,30 @@ static void spans_sql(struct pii_scratch *s, const uint8_t *p, size_t len)
 			last_ident_len = end - i - 1;
 			op_pending = false;
 			i = next;
+			continue;
+		}
+		if (s->params && ((c == '$' && s->params->dollar && i + 1 < len &&
+				   p[i + 1] >= '0' && p[i + 1] <= '9') ||
+				  (c == '?' && !s->params->dollar))) {
+			uint32_t idx = 0;
+
+			if (c == '$') {
+				for (i++; i < len && p[i] >= '0' && p[i] <= '9' && idx < 1u << 20;
+				     i++)
+					idx = idx * 10 + (uint32_t)(p[i] - '0');
+				idx--; /* $1 is the first */
+			} else {
+				idx = s->params->seen++;
+				i++;
+			}
+			if (in_values && depth == 1 && col_idx < ncols)
+				param_key(s->params, idx, (const char *)p + cols[col_idx].off,
+					  cols[col_idx].len);
+			else if (op_pending || in_list)
+				param_key(s->params, idx, (const char *)p + last_ident,
+					  last_ident_len);
+			if (!in_list)
+				op_pending = false;
 			continue;
 		}
 		if ((c >= '0' && c <= '9') ||
@@ -554,4 +588,20 @@ void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const cha
 	case PII_CTX_COUNT:
 		break;
 	}
+}
+
+int pii_sql_param_keys(struct pii_scratch *s, const uint8_t *sql, size_t len, bool dollar,
+		       const char **keys, uint32_t *key_lens, uint32_t max)
+{
+	struct pii_param_keys pk = {.keys = keys, .lens = key_lens, .max = max, .dollar = dollar};
+
+	for (uint32_t i = 0; i < max; i++) {
+		keys[i] = NULL;
+		key_lens[i] = 0;
+	}
+	s->nspans = 0;
+	s->params = &pk;
+	spans_sql(s, sql, len);
+	s->params = NULL;
+	return 0;
 }

@@ -20,6 +20,7 @@
 #ifndef WIREWATCH_PII_H
 #define WIREWATCH_PII_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,6 +62,11 @@ struct pii_finding {
 	enum pii_type type;
 	uint32_t start, end; /* byte offsets into the scanned text, end exclusive */
 	float confidence;    /* 0..1 */
+	/* the key the value sits under when the finding is that whole value (an INSERT's
+	 * column, `col = '...'`, a JSON member, a query-string name, `key: value`), else
+	 * NULL: points into the text or the caller's column_or_key */
+	const char *key;
+	uint32_t key_len;
 };
 
 /*
@@ -93,6 +99,16 @@ void pii_scratch_free(struct pii_scratch *s);
 int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
 	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
 	     pii_finding_fn cb, void *arg);
+
+/*
+ * The columns a prepared statement's placeholders stand for, so that bind parameters are
+ * judged under their column: `email = $2`, `WHERE name LIKE ?`, `INSERT INTO t (a, b)
+ * VALUES (?, ?)`. dollar: PostgreSQL's $1, $2 (else MySQL's ?, numbered in order).
+ * keys[i] is set for parameter i (0-based) to a view into sql, or NULL with key_lens[i] 0;
+ * parameters from max on are not named. Returns 0.
+ */
+int pii_sql_param_keys(struct pii_scratch *s, const uint8_t *sql, size_t len, bool dollar,
+		       const char **keys, uint32_t *key_lens, uint32_t max);
 
 /* Scans whose candidates did not all fit in the scratch (kept, never silent). */
 uint64_t pii_scratch_truncated(const struct pii_scratch *s);

@@ -213,6 +213,13 @@ static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t star
 	return best;
 }
 
+/* Is the value found the span's whole value (give or take a quote or a space)? An email
+ * inside "auth: failed login for x@y.z" is not the value of "auth". */
+static bool span_is_value(const struct pii_span *sp, const struct pii_cand_view *v)
+{
+	return v->start <= sp->start + 1 && v->end + 1 >= sp->end;
+}
+
 /* Validates and scores one candidate; adds it to s->found when it clears the minimum. */
 static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 {
@@ -274,6 +281,8 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 		.start = (uint32_t)v.start,
 		.end = (uint32_t)v.end,
 		.confidence = conf,
+		.key = sp && span_is_value(sp, &v) ? sp->key : NULL,
+		.key_len = sp && span_is_value(sp, &v) && sp->key ? sp->key_len : 0,
 	};
 }
 

@@ -137,6 +137,11 @@ ok(r and r["error"]["code"] == "1062" and r["params"] == ["carol@example.net", "
    "execute without new types (new-params-bound 0), duplicate key")
 ok(find(s, command="INSERT", statement="1", rows=1, params=["dave@example.net", "Dave", "NULL", "1990-07-14"]) is not None,
    "NULL parameter from the NULL bitmap")
+r = find(s, command="INSERT", statement="1", rows=1)
+ok(r and {(p["type"], p["where"], p["column"]) for p in r.get("pii", [])}
+   == {("email", "param", "email"), ("date_of_birth", "param", "born")},
+   "prepared INSERT: parameter findings name the columns of VALUES (?, ?, ?, ?)")
+
 sel = "SELECT id, email, name, score, born FROM customers WHERE id >= ?"
 cols = ["id", "email", "name", "score", "born"]
 ok(find(s, command="PREPARE", query=sel, columns=cols) is not None, "prepare: result columns")

@@ -37,7 +37,12 @@ sel = [r for r in recs if r.get("query") == "SELECT id, email FROM customers WHE
 ok(sel and sel[0]["pii"] == [{"type": "email", "where": "result", "column": "email", "count": 1,
                               "confidence": sel[0]["pii"][0]["confidence"], "sample": "j***@e***.org"}]
    and sel[0]["pii"][0]["confidence"] >= 0.9, "result cell: email in column email, masked sample")
+ok(ins and {(p["type"], p["column"]) for p in ins[0]["pii"]} == {("email", "email"),
+                                                                 ("credit_card", "card")},
+   "INSERT findings name their columns from the column list")
 par = [r for r in recs if r.get("params") and any("@" in p for p in r["params"])]
+ok(par and all(p["column"] == "email" for r in par for p in r["pii"]),
+   "bind parameter findings name the column of `email = $2`")
 ok(par and all(p["type"] == "email" and p["where"] == "param" for r in par for p in r["pii"]),
    "bind parameter: email found where=param, value masked in params")
 clean = [r for r in recs if r.get("query") == "SELECT count(*) FROM customers"]

@@ -247,6 +247,93 @@ static void test_column_memory(void **state)
 	}
 }
 
+static bool key_is(const struct pii_finding *f, const char *key)
+{
+	if (!key)
+		return f->key == NULL && f->key_len == 0;
+	return f->key && f->key_len == strlen(key) && !memcmp(f->key, key, f->key_len);
+}
+
+/* A finding names the key it is the whole value of, and only that one. */
+static void test_finding_keys(void **state)
+{
+	struct fixture *fx = *state;
+	const char *ins = "INSERT INTO users (name, \"contactEmail\", phone) VALUES "
+			  "('x', 'jane.doe@example.com', '+1 415 555 2671')";
+	const char *json = "{\"user\": {\"email\": \"jane.doe@example.com\"}, \"note\": "
+			   "\"write to bob@example.com soon\"}";
+	const char *text = "auth: failed login for jane.doe@example.com from 203.0.113.7";
+	struct found out = {0};
+
+	pii_scan(fx->e, fx->s, PII_CTX_SQL_INSERT, NULL, 0, (const uint8_t *)ins, strlen(ins),
+		 collect, &out);
+	assert_int_equal(out.n, 2);
+	assert_true(key_is(&out.f[0], "contactEmail"));
+	assert_true(key_is(&out.f[1], "phone"));
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_HTTP_JSON, NULL, 0, (const uint8_t *)json, strlen(json),
+		 collect, &out);
+	assert_int_equal(out.n, 2);
+	assert_true(key_is(&out.f[0], "email"));
+	assert_true(key_is(&out.f[1], NULL)); /* inside a longer note: not the note's value */
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)text, strlen(text),
+		 collect, &out);
+	assert_int_equal(out.n, 2);
+	assert_true(key_is(&out.f[0], NULL));
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_RESULT_ROW, "email", 5,
+		 (const uint8_t *)"jane.doe@example.com", 20, collect, &out);
+	assert_int_equal(out.n, 1);
+	assert_true(key_is(&out.f[0], "email"));
+}
+
+/* Placeholders take the column they are compared with or inserted into. */
+static void test_param_keys(void **state)
+{
+	struct fixture *fx = *state;
+	const char *pg = "SELECT id FROM t WHERE a.email = $2 AND id > $1 AND name ILIKE $3 "
+			 "AND data ? 'k' AND tag IN ($4, $5)";
+	const char *my = "INSERT INTO customers (email, `name`, score) VALUES (?, ?, 42) "
+			 "ON DUPLICATE KEY UPDATE phone = ?";
+	const char *keys[8];
+	uint32_t lens[8];
+
+	pii_sql_param_keys(fx->s, (const uint8_t *)pg, strlen(pg), true, keys, lens, 8);
+	assert_true(keys[0] && lens[0] == 2 && !memcmp(keys[0], "id", 2));
+	assert_true(keys[1] && lens[1] == 5 && !memcmp(keys[1], "email", 5));
+	assert_true(keys[2] && lens[2] == 4 && !memcmp(keys[2], "name", 4));
+	assert_true(keys[3] && lens[3] == 3 && !memcmp(keys[3], "tag", 3));
+	assert_true(keys[4] && lens[4] == 3 && !memcmp(keys[4], "tag", 3));
+	assert_null(keys[5]);
+	pii_sql_param_keys(fx->s, (const uint8_t *)my, strlen(my), false, keys, lens, 8);
+	assert_true(keys[0] && lens[0] == 5 && !memcmp(keys[0], "email", 5));
+	assert_true(keys[1] && lens[1] == 4 && !memcmp(keys[1], "name", 4));
+	assert_true(keys[2] && lens[2] == 5 && !memcmp(keys[2], "phone", 5));
+	assert_null(keys[3]);
+	/* only max parameters are named */
+	pii_sql_param_keys(fx->s, (const uint8_t *)my, strlen(my), false, keys, lens, 1);
+	assert_true(keys[0] && lens[0] == 5);
+}
+
+/* Words just before a value: for ("call") and against ("order") its type. */
+static void test_nearby_words(void **state)
+{
+	struct fixture *fx = *state;
+	const char *call = "please call 0171 5551234 tomorrow";
+	const char *order = "your order 0171 5551234 shipped";
+	struct found out = {0};
+
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)call, strlen(call),
+		 collect, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.f[0].type, PII_PHONE);
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)order, strlen(order),
+		 collect, &out);
+	assert_int_equal(out.n, 0);
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -359,7 +446,8 @@ int main(void)
 		cmocka_unit_test(test_scan_contexts), cmocka_unit_test(test_scan_order_and_overlap),
 		cmocka_unit_test(test_scan_edges),    cmocka_unit_test(test_column_memory),
 		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
-		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
+		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
