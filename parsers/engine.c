@@ -451,8 +451,8 @@ static enum pii_context_kind value_context(const struct parse_ctx *ctx, enum val
 		return len - i >= 6 && strncasecmp((const char *)p + i, "insert", 6) == 0
 			       ? PII_CTX_SQL_INSERT
 			       : PII_CTX_SQL_WHERE;
-	case VALUE_PARAM:
-		return PII_CTX_SQL_WHERE;
+	case VALUE_PARAM: /* a bind parameter, or a command argument (Redis, memcached) */
+		return sql ? PII_CTX_SQL_WHERE : PII_CTX_REDIS_VALUE;
 	case VALUE_RESULT:
 		return PII_CTX_RESULT_ROW;
 	case VALUE_HEADER:

@@ -32,6 +32,7 @@
 #define REDIS_LINE_MAX	 65536 /* an inline command or a type line */
 #define REDIS_ARGS_MAX	 (1 << 20)
 #define REDIS_VALUE_SCAN 2048 /* bytes of a bulk string handed to the PII engine at once */
+#define REDIS_KEY_HEAD	 64   /* bytes of an argument kept as the key of the next */
 
 enum redis_counter {
 	REDIS_MALFORMED,
@@ -94,6 +95,10 @@ struct redis_state {
 	bool rq_scanned; /* the current argument's head went to the PII engine */
 	bool rp_scanned; /* the same for the reply's bulk string */
 	uint8_t mask_at; /* argument index to mask (HELLO ... AUTH user PASS) */
+	/* the head of the previous argument, the PII key of the next one: SET's key for its
+	 * value, HSET's field names for theirs (`HSET user:1 email x@y.z`) */
+	uint8_t prev_arg_len, cur_arg_len;
+	char prev_arg[REDIS_KEY_HEAD], cur_arg[REDIS_KEY_HEAD];
 	uint32_t args_left;
 	uint32_t args_total;
 	uint32_t arg_index;
@@ -205,6 +210,7 @@ static void command_begin(struct parse_ctx *ctx, struct redis_state *st)
 	st->qcut = false;
 	st->cmd_len = 0;
 	st->arg_index = 0;
+	st->prev_arg_len = st->cur_arg_len = 0;
 	st->mask_at = 0;
 	st->rq_masked = false;
 }
@@ -236,13 +242,23 @@ static void arg_bytes(struct parse_ctx *ctx, struct redis_state *st, const uint8
 	if (st->rq_masked)
 		return;
 	query_add(st, p, n);
-	if (st->arg_index > 0 && !st->rq_scanned)
-		record_value(ctx, st->rq_rec, VALUE_PARAM, NULL, 0, p, n);
+	if (st->arg_index > 0 && !st->rq_scanned) {
+		/* the key: the argument before, except for the Redis key itself (argument 1) */
+		bool keyed = st->arg_index > 1 && st->prev_arg_len;
+
+		record_value(ctx, st->rq_rec, VALUE_PARAM, keyed ? st->prev_arg : NULL,
+			     keyed ? st->prev_arg_len : 0, p, n);
+		st->cur_arg_len = (uint8_t)(n < REDIS_KEY_HEAD ? n : REDIS_KEY_HEAD);
+		memcpy(st->cur_arg, p, st->cur_arg_len);
+	}
 	st->rq_scanned = true;
 }
 
 static void arg_end(struct redis_state *st)
 {
+	st->prev_arg_len = st->cur_arg_len;
+	memcpy(st->prev_arg, st->cur_arg, st->cur_arg_len);
+	st->cur_arg_len = 0;
 	/* HELLO protover AUTH username password: the password is two after AUTH */
 	if (st->arg_index > 0 && st->cmd_len == 5 && memcmp(st->cmd, "HELLO", 5) == 0) {
 		size_t off = st->qlen >= 4 ? st->qlen - 4u : 0;

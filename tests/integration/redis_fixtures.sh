@@ -21,6 +21,10 @@ s = "cli_session"
 ok(find(s, query="SET greeting hello world", command="SET", status="ok") is not None, "SET: query space-joined")
 ok(find(s, query="LRANGE list 0 -1", rows=3) is not None, "LRANGE: three elements")
 ok(find(s, query="HGETALL customer:1", rows=4) is not None, "HGETALL (RESP2): four elements")
+r = find(s, command="HSET")
+ok(r and {(p["type"], p["where"], p["column"]) for p in r.get("pii", [])}
+   == {("email", "param", "email"), ("credit_card", "param", "card")},
+   "HSET: each value judged under its field name (email, card)")
 r = find(s, query="GET list")
 ok(r and r["status"] == "error" and r["error"]["code"] == "WRONGTYPE", "WRONGTYPE error")
 r = find(s, command="NOSUCHCOMMAND")
