@@ -2,9 +2,12 @@
  * libFuzzer: the PII scanner over any bytes in every context kind. The first byte picks
  * the kind and how long a column name is taken from the input; the rest is the text.
  * Findings must lie inside the text, in order and without overlap, with a confidence in
- * (0, 1]; masking every finding must stay within its buffer.
+ * (0, 1], and a key (when set) inside the text or the column name; masking every
+ * finding must stay within its buffer. The same bytes as a prepared statement: every
+ * placeholder key found lies inside the statement.
  * Run from the repository root (it loads config/pii.yaml, or $PII_RULES).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,8 +21,17 @@ static struct pii_scratch *scratch;
 struct check {
 	const uint8_t *text;
 	size_t len;
+	const char *column;
+	size_t column_len;
 	uint32_t last_end;
 };
+
+static bool inside(const char *p, size_t n, const void *base, size_t len)
+{
+	const char *b = base;
+
+	return p >= b && n <= len && (size_t)(p - b) <= len - n;
+}
 
 static int on_finding(const struct pii_finding *f, void *arg)
 {
@@ -28,6 +40,9 @@ static int on_finding(const struct pii_finding *f, void *arg)
 
 	if (f->start >= f->end || f->end > c->len || f->start < c->last_end ||
 	    (unsigned)f->type >= PII_TYPE_COUNT || !(f->confidence > 0.0f) || f->confidence > 1.0f)
+		abort();
+	if (f->key && !inside(f->key, f->key_len, c->text, c->len) &&
+	    !inside(f->key, f->key_len, c->column, c->column_len))
 		abort();
 	c->last_end = f->end;
 	if (pii_mask(f->type, c->text + f->start, f->end - f->start, out, sizeof(out)) >=
@@ -56,6 +71,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct check c = {0};
+	const char *keys[16];
+	uint32_t key_lens[16];
 	size_t col_len;
 	uint8_t *copy;
 
@@ -69,8 +86,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1 + col_len, size - 1 - col_len);
 	c.text = copy;
 	c.len = size - 1 - col_len;
+	c.column = col_len ? (const char *)data + 1 : NULL;
+	c.column_len = col_len;
 	pii_scan(engine, scratch, (enum pii_context_kind)(data[0] % PII_CTX_COUNT),
 		 col_len ? (const char *)data + 1 : NULL, col_len, copy, c.len, on_finding, &c);
+	pii_sql_param_keys(scratch, copy, c.len, data[0] & 1, keys, key_lens, 16);
+	for (int i = 0; i < 16; i++)
+		if (keys[i] ? !inside(keys[i], key_lens[i], copy, c.len) : key_lens[i] != 0)
+			abort();
 	free(copy);
 	return 0;
 }
