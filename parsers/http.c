@@ -4,9 +4,16 @@
  * content type, sizes and latency.
  *
  * Each direction is a resumable state machine: a message head (start line and header
- * fields) is parsed once it is whole (the engine buffers it), a body is never buffered:
- * it is skipped by Content-Length or by chunk sizes (RFC 9112 7.1) as it streams by, its
- * first HTTP_BODY_SCAN bytes handed to the PII engine. Responses pair with requests in
+ * fields) is parsed once it is whole (the engine buffers it); a body is framed by
+ * Content-Length, by chunk sizes (RFC 9112 7.1) or by the close, and handed to the PII
+ * engine whole, up to HTTP_BODY_SCAN_MAX bytes, in windows cut after the last value end
+ * ("\n,&}]") so that no value is cut in two: the bytes after the cut stay in the engine's
+ * buffer and lead the next window (a window never crosses chunk framing). Bodies in gzip
+ * or deflate (Content-Encoding, RFC 9110 8.4.1) are inflated with zlib into a per-direction
+ * text window made on first need and kept for the connection, and scanned the same way;
+ * so are bodies delimited by the close, whose last bytes come with no call of their own.
+ * Bodies cut by the budget, that fail to inflate or are in a coding not decoded here are
+ * counted. Responses pair with requests in
  * order (RFC 9112 9.3.2 pipelining): a small ring remembers, per request still waiting,
  * what decides the response's framing (HEAD, CONNECT, an Upgrade offer) and whether it
  * got a record. Interim 1xx responses (100-continue, 103) do not complete a request;
@@ -19,15 +26,32 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 
 #include "counters.h"
 #include "parser.h"
 
-#define HTTP_PENDING   64   /* requests awaiting a response (engine PENDING_MAX) */
-#define HTTP_LINE_MAX  4096 /* chunk-size and trailer lines */
-#define HTTP_BODY_SCAN 4096 /* body bytes per message handed to the PII engine */
-#define HTTP_SEEK_LINE 8192 /* a line longer than this cannot be a start line */
+#define HTTP_PENDING	 64    /* requests awaiting a response (engine PENDING_MAX) */
+#define HTTP_LINE_MAX	 4096  /* chunk-size and trailer lines */
+#define HTTP_SEEK_LINE	 8192  /* a line longer than this cannot be a start line */
+#define HTTP_BODY_WINDOW 16384 /* body bytes per PII scan (at most parsers.buffer_bytes) */
+/*
+ * Body bytes per message handed to the PII engine (inflated bytes for a compressed body).
+ * PII scanning runs at about 100 MB/s per core on text, so a MiB costs a worker ~10 ms:
+ * past that a bulk download (an export, a backup, a media file) would stall every other
+ * connection of the worker, and what it holds is rows of the types already found. Bodies
+ * cut here are counted (http_body_scan_capped_total).
+ */
+#define HTTP_BODY_SCAN_MAX (1u << 20)
+/* A zip bomb: past the first 64 KiB inflated, more than 250 bytes out per byte in. Text
+ * that compresses that well is runs of one byte, with no room for distinct values. */
+#define HTTP_INFLATE_RATIO	250
+#define HTTP_INFLATE_RATIO_FROM 65536
+/* Decoders alive per worker thread, each about 56 KiB (text window, zlib's state and its
+ * 32 KiB history); a compressed body beyond them is counted, not scanned. */
+#define HTTP_DECODERS_MAX 128
 
 enum http_counter {
 	HTTP_MALFORMED,
@@ -35,6 +59,9 @@ enum http_counter {
 	HTTP_RESYNC,
 	HTTP_UNMATCHED,
 	HTTP_UPGRADED,
+	HTTP_BODY_CAPPED,
+	HTTP_BODY_DECODE_ERRORS,
+	HTTP_BODY_UNDECODED,
 	HTTP_COUNTERS,
 };
 
@@ -51,6 +78,16 @@ static const struct counter_def http_counter_defs[HTTP_COUNTERS] = {
 	[HTTP_UPGRADED] =
 		{"http_upgraded_total",
 		 "Connections switched to another protocol (101, CONNECT, HTTP/2 preface)"},
+	[HTTP_BODY_CAPPED] = {"http_body_scan_capped_total",
+			      "Message bodies scanned for PII only in part: past 1 MiB (inflated), "
+			      "or inflating at more than 250:1"},
+	[HTTP_BODY_DECODE_ERRORS] = {"http_body_decode_errors_total",
+				     "gzip or deflate bodies that did not inflate (corrupt or cut "
+				     "short): scanned no further"},
+	[HTTP_BODY_UNDECODED] =
+		{"http_body_undecoded_total",
+		 "Bodies not scanned for PII: a content coding not decoded here (br, "
+		 "zstd, several), or no decoder to spare on the worker"},
 };
 
 enum http_phase {
@@ -73,13 +110,47 @@ enum http_req_flag {
 	HRF_UPGRADE = 1u << 3, /* offered Upgrade: a 101 switches protocols (RFC 9110 7.8) */
 };
 
+/* Content codings of a body (RFC 9110 8.4.1). */
+enum http_coding {
+	HC_IDENTITY,
+	HC_GZIP,    /* gzip, x-gzip */
+	HC_DEFLATE, /* the zlib format (RFC 1950); some servers send raw deflate (RFC 1951) */
+	HC_OTHER,   /* br, zstd, compress, or more than one coding: not decoded */
+};
+
+/* How the body of the current message reaches the PII engine. */
+enum http_scan {
+	HS_OFF,	    /* not at all (no record, budget spent, coding not decoded) */
+	HS_WINDOW,  /* in place, a window at a time; the engine keeps a cut value's head */
+	HS_PIECE,   /* in place, as it comes (a close-delimited body without a decoder) */
+	HS_DECODER, /* through the decoder's text window: inflated, or close-delimited */
+};
+
+/*
+ * A body decoder: zlib's stream and the text it produced that was not scanned yet.
+ * Made on the first body that needs one and kept for the connection (inflateReset2 per
+ * message); freed by http_state_free. Owned by the worker parsing the connection.
+ */
+struct http_dec {
+	z_stream zs;
+	bool zs_ready; /* inflateInit2 done */
+	uint32_t have; /* text bytes not scanned yet, from text[0] */
+	uint8_t text[HTTP_BODY_WINDOW];
+};
+
 struct http_dir {
 	uint8_t phase;	   /* enum http_phase */
 	bool seek_midline; /* HP_SEEK: the next byte is not at a line start */
 	bool upgrade_wait; /* request side: an Upgrade offer awaits its answer */
+	uint8_t scan;	   /* enum http_scan of the current body */
+	uint8_t coding;	   /* enum http_coding of the current body */
+	bool dec_started;  /* the decoder has seen the body's first bytes */
+	bool dec_done;	   /* the decoder takes no more input (stream end, error, budget) */
 	uint32_t scanned;  /* head bytes already searched for the empty line */
+	uint32_t held;	   /* bytes the last call left to the engine's buffer (lost in a gap) */
 	uint64_t remaining;
-	uint32_t body_scanned; /* body bytes handed to PII for the current message */
+	uint32_t body_scanned; /* body (text) bytes handed to PII for the current message */
+	struct http_dec *dec;  /* NULL until a body needs one */
 };
 
 struct http_state {
@@ -201,6 +272,51 @@ static uint32_t head_end(const uint8_t *p, uint32_t len, uint32_t from)
 	return 0;
 }
 
+/* Adds the codings of a Content-Encoding or Transfer-Encoding list to cur (RFC 9110 8.4.1,
+ * RFC 9112 7: "chunked" is framing, not a coding of the content). */
+static uint8_t coding_add(uint8_t cur, const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		size_t s, e;
+		uint8_t c;
+
+		while (i < len && (p[i] == ' ' || p[i] == '\t' || p[i] == ','))
+			i++;
+		s = i;
+		while (i < len && p[i] != ',' && p[i] != ';')
+			i++;
+		e = i;
+		while (i < len && p[i] != ',') /* transfer-coding parameters */
+			i++;
+		while (e > s && (p[e - 1] == ' ' || p[e - 1] == '\t'))
+			e--;
+		if (e == s || ieq(p + s, e - s, "identity") || ieq(p + s, e - s, "chunked"))
+			continue;
+		if (ieq(p + s, e - s, "gzip") || ieq(p + s, e - s, "x-gzip"))
+			c = HC_GZIP;
+		else if (ieq(p + s, e - s, "deflate"))
+			c = HC_DEFLATE;
+		else
+			c = HC_OTHER;
+		cur = cur == HC_IDENTITY ? c : HC_OTHER;
+	}
+	return cur;
+}
+
+/* Offset just past the last byte of p[0..len) that ends a value ("\n,&}]"); 0 if none. */
+static uint32_t scan_cut(const uint8_t *p, uint32_t len)
+{
+	for (uint32_t i = len; i > 0; i--) {
+		uint8_t c = p[i - 1];
+
+		if (c == '\n' || c == ',' || c == '&' || c == '}' || c == ']')
+			return i;
+	}
+	return 0;
+}
+
 /* ---- the pairing ring ---- */
 
 static void ring_push(struct http_state *st, uint8_t flags)
@@ -255,6 +371,7 @@ struct http_head {
 	bool conn_close;
 	bool conn_upgrade;
 	bool expect_continue;
+	uint8_t coding; /* enum http_coding: Content-Encoding and Transfer-Encoding */
 	const uint8_t *upgrade;
 	size_t upgrade_len;
 };
@@ -308,6 +425,9 @@ static void head_fields(struct parse_ctx *ctx, struct query_record *rec, const u
 				h->chunked = true;
 			else
 				h->te_other = true;
+			h->coding = coding_add(h->coding, v, vlen); /* "gzip, chunked" */
+		} else if (ieq(l, nlen, "content-encoding")) {
+			h->coding = coding_add(h->coding, v, vlen);
 		} else if (ieq(l, nlen, "connection")) {
 			h->conn_close |= list_has(v, vlen, "close");
 			h->conn_upgrade |= list_has(v, vlen, "upgrade");
@@ -423,10 +543,213 @@ static struct parse_result result(enum parse_status s, uint32_t consumed, uint32
 	return (struct parse_result){s, consumed, needed};
 }
 
-/* The body framing of a message whose head was just parsed. */
-static void body_begin(struct http_dir *d, const struct http_head *h, bool request, bool no_body)
+/* ---- bodies: framing, decoding, windows for the PII engine ---- */
+
+static struct query_record *dir_rec(const struct http_state *st, enum dir dir)
 {
+	return dir == DIR_REQUEST ? st->req_rec : st->resp_rec;
+}
+
+/* Body bytes per scan in place: the engine must be able to hold a whole window. */
+static uint32_t scan_window(const struct parse_ctx *ctx)
+{
+	uint32_t max = parse_max_message(ctx);
+
+	return max < HTTP_BODY_WINDOW ? max : HTTP_BODY_WINDOW;
+}
+
+/* Decoders alive on this thread (made and freed by the worker that owns the connection). */
+static _Thread_local uint32_t http_decoders;
+
+/* The direction's decoder, made on first need, emptied; NULL when none can be had. */
+static struct http_dec *dec_get(struct http_dir *d, bool inflating)
+{
+	struct http_dec *dec = d->dec;
+
+	if (!dec) {
+		if (http_decoders >= HTTP_DECODERS_MAX)
+			return NULL;
+		dec = malloc(sizeof(*dec));
+		if (!dec)
+			return NULL;
+		memset(&dec->zs, 0, sizeof(dec->zs)); /* zalloc, zfree, opaque: zlib's own */
+		dec->zs_ready = false;
+		d->dec = dec;
+		http_decoders++;
+	}
+	/* 15 + 32: the largest window, a gzip or zlib header recognised by itself (zlib.h) */
+	if (inflating && !dec->zs_ready) {
+		if (inflateInit2(&dec->zs, 15 + 32) != Z_OK)
+			return NULL;
+		dec->zs_ready = true;
+	}
+	dec->have = 0;
+	return dec;
+}
+
+static void http_state_free(void *state)
+{
+	struct http_state *st = state;
+
+	for (int i = 0; i < 2; i++) {
+		struct http_dec *dec = st->d[i].dec;
+
+		if (!dec)
+			continue;
+		if (dec->zs_ready)
+			inflateEnd(&dec->zs);
+		free(dec);
+		st->d[i].dec = NULL;
+		http_decoders--;
+	}
+}
+
+/*
+ * Hands the decoder's text to the PII engine: all of it when the body ended, else, once
+ * the window is full, up to the last value end; the rest leads the next window. A full
+ * window without any value end is one huge token and is scanned whole.
+ */
+static void dec_scan(struct parse_ctx *ctx, struct query_record *rec, struct http_dec *dec,
+		     bool all)
+{
+	uint32_t n = dec->have;
+
+	if (!all) {
+		if (dec->have < sizeof(dec->text))
+			return;
+		n = scan_cut(dec->text, dec->have);
+		if (!n)
+			n = dec->have;
+	}
+	record_value(ctx, rec, VALUE_BODY, NULL, 0, dec->text, n);
+	memmove(dec->text, dec->text + n, dec->have - n);
+	dec->have -= n;
+}
+
+/* Body bytes into the decoder: copied (identity) or inflated into its text window. */
+static void dec_feed(struct parse_ctx *ctx, struct http_dir *d, struct query_record *rec,
+		     const uint8_t *p, uint32_t n)
+{
+	struct http_dec *dec = d->dec;
+	z_stream *zs = &dec->zs;
+
+	if (d->dec_done)
+		return;
+	if (d->coding == HC_IDENTITY) {
+		while (n > 0) {
+			uint32_t budget = HTTP_BODY_SCAN_MAX - d->body_scanned;
+			uint32_t k = (uint32_t)sizeof(dec->text) - dec->have;
+
+			if (budget == 0) {
+				parse_count(ctx, HTTP_BODY_CAPPED);
+				d->dec_done = true;
+				return;
+			}
+			k = k < n ? k : n;
+			k = k < budget ? k : budget;
+			memcpy(dec->text + dec->have, p, k);
+			dec->have += k;
+			d->body_scanned += k;
+			p += k;
+			n -= k;
+			dec_scan(ctx, rec, dec, false);
+		}
+		return;
+	}
+	if (!d->dec_started) {
+		int bits = 15 + 32;
+
+		/* RFC 9110 8.4.1.2: "deflate" means the zlib format, yet some servers send raw
+		 * deflate. A zlib header has method 8 and is a multiple of 31 (RFC 1950 2.2). */
+		if (d->coding == HC_DEFLATE && !(n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 &&
+						 ((unsigned)p[0] << 8 | p[1]) % 31 == 0))
+			bits = -15;
+		d->dec_started = true;
+		if (inflateReset2(zs, bits) != Z_OK) {
+			parse_count(ctx, HTTP_BODY_DECODE_ERRORS);
+			d->dec_done = true;
+			return;
+		}
+	}
+	zs->next_in = (Bytef *)(uintptr_t)p;
+	zs->avail_in = n;
+	while (zs->avail_in > 0) {
+		uint32_t budget = HTTP_BODY_SCAN_MAX - d->body_scanned;
+		uint32_t k = (uint32_t)sizeof(dec->text) - dec->have, out;
+		uint8_t probe;
+		int rc;
+
+		if (zs->total_out >= HTTP_INFLATE_RATIO_FROM &&
+		    zs->total_out / HTTP_INFLATE_RATIO > zs->total_in) {
+			parse_count(ctx, HTTP_BODY_CAPPED);
+			d->dec_done = true;
+			break;
+		}
+		/* the budget spent, inflating goes on into one probe byte: text past the
+		 * budget, or only the stream's end (a gzip trailer) was left */
+		zs->next_out = budget ? dec->text + dec->have : &probe;
+		zs->avail_out = budget ? (k < budget ? k : budget) : 1;
+		out = zs->avail_out;
+		rc = inflate(zs, Z_NO_FLUSH);
+		out -= zs->avail_out;
+		if (!budget && out) {
+			parse_count(ctx, HTTP_BODY_CAPPED);
+			d->dec_done = true;
+			break;
+		}
+		dec->have += out;
+		d->body_scanned += out;
+		if (rc == Z_STREAM_END) {
+			/* what follows (padding, a second gzip member) is not read */
+			d->dec_done = true;
+			break;
+		}
+		if (rc != Z_OK) { /* Z_DATA_ERROR, Z_NEED_DICT, Z_MEM_ERROR */
+			parse_count(ctx, HTTP_BODY_DECODE_ERRORS);
+			d->dec_done = true;
+			break;
+		}
+		dec_scan(ctx, rec, dec, false);
+	}
+	zs->next_in = NULL; /* the bytes are the engine's: no pointer into them is kept */
+	zs->avail_in = 0;
+}
+
+/* How the body of dir that begins now is scanned (d->phase is its framing). */
+static void body_scan_begin(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+			    uint8_t coding)
+{
+	struct http_dir *d = &st->d[dir];
+
 	d->body_scanned = 0;
+	d->coding = coding;
+	d->dec_started = false;
+	d->dec_done = false;
+	if (!dir_rec(st, dir))
+		return; /* no record to report to (the engine counted it) */
+	if (coding == HC_OTHER) {
+		parse_count(ctx, HTTP_BODY_UNDECODED);
+		return;
+	}
+	/* a body delimited by the close ends without a call with its last bytes: the
+	 * value cut at the end of a window waits in the decoder, not the engine's buffer */
+	if (coding == HC_IDENTITY && d->phase != HP_BODY_CLOSE)
+		d->scan = HS_WINDOW;
+	else if (dec_get(d, coding != HC_IDENTITY))
+		d->scan = HS_DECODER;
+	else if (coding == HC_IDENTITY)
+		d->scan = HS_PIECE;
+	else
+		parse_count(ctx, HTTP_BODY_UNDECODED);
+}
+
+/* The body framing of a message whose head was just parsed. */
+static void body_begin(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+		       const struct http_head *h, bool no_body)
+{
+	struct http_dir *d = &st->d[dir];
+
+	d->scan = HS_OFF;
 	if (no_body) {
 		d->phase = HP_HEAD;
 	} else if (h->chunked) {
@@ -434,12 +757,100 @@ static void body_begin(struct http_dir *d, const struct http_head *h, bool reque
 	} else if (h->content_length >= 0) {
 		d->remaining = (uint64_t)h->content_length;
 		d->phase = d->remaining ? HP_BODY_LEN : HP_HEAD;
-	} else if (!request) {
+	} else if (dir == DIR_RESPONSE) {
 		/* RFC 9112 6.3 p7/p8: a response without framing runs until close */
 		d->phase = HP_BODY_CLOSE;
+		d->remaining = UINT64_MAX;
 	} else {
 		d->phase = HP_HEAD; /* RFC 9112 6.3 p6: a request without framing has no body */
 	}
+	if (d->phase != HP_HEAD)
+		body_scan_begin(ctx, st, dir, h->coding);
+}
+
+/*
+ * Takes body bytes (of a Content-Length body, of one chunk's data, or of a body running
+ * to the close) from the len at p: counts them on the record and hands them to the PII
+ * engine. Returns how many were consumed; 0 to wait until *need bytes are there.
+ *
+ * In place (HS_WINDOW) a window is scanned once it is all here, whatever the
+ * segmentation, and only up to its last value end: the bytes after it stay in the
+ * engine's buffer and lead the next window, so no value is cut in two (but at a chunk's
+ * end: a window never crosses chunk framing).
+ */
+static uint32_t body_take(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
+			  const uint8_t *p, uint32_t len, uint32_t *need)
+{
+	struct http_dir *d = &st->d[dir];
+	struct query_record *rec = dir_rec(st, dir);
+	uint32_t n = d->remaining < len ? (uint32_t)d->remaining : len;
+	uint32_t budget = HTTP_BODY_SCAN_MAX - d->body_scanned;
+
+	if (!rec)
+		d->scan = HS_OFF; /* finished early (a response before the request's end) */
+	if ((d->scan == HS_WINDOW || d->scan == HS_PIECE) && budget == 0) {
+		parse_count(ctx, HTTP_BODY_CAPPED);
+		d->scan = HS_OFF;
+	}
+	switch (d->scan) {
+	case HS_WINDOW: {
+		uint64_t want = d->remaining;
+		bool last;
+
+		if (want > scan_window(ctx))
+			want = scan_window(ctx);
+		if (want > budget)
+			want = budget;
+		if (n < want) {
+			*need = (uint32_t)want;
+			return 0;
+		}
+		n = (uint32_t)want;
+		last = n == budget && n < d->remaining; /* the budget ends in this window */
+		if (n < d->remaining && scan_cut(p, n))
+			n = scan_cut(p, n);
+		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, n);
+		d->body_scanned = last ? HTTP_BODY_SCAN_MAX : d->body_scanned + n;
+		break;
+	}
+	case HS_PIECE: {
+		uint32_t k = n < budget ? n : budget;
+
+		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, k);
+		d->body_scanned += k;
+		break;
+	}
+	case HS_DECODER:
+		/* deflate's wrapper is told by its first two bytes (dec_feed) */
+		if (d->coding == HC_DEFLATE && !d->dec_started && n < 2 && d->remaining >= 2) {
+			*need = 2;
+			return 0;
+		}
+		dec_feed(ctx, d, rec, p, n);
+		break;
+	default:
+		break;
+	}
+	record_add_bytes(rec, dir, n);
+	return n;
+}
+
+/*
+ * The body of dir is over: what the decoder still holds is scanned. `complete`: the
+ * message ended by its framing, so a compressed stream that did not end is counted.
+ */
+static void body_end(struct parse_ctx *ctx, struct http_state *st, enum dir dir, bool complete)
+{
+	struct http_dir *d = &st->d[dir];
+
+	if (d->scan == HS_DECODER) {
+		if (complete && d->coding != HC_IDENTITY && !d->dec_done)
+			parse_count(ctx, d->body_scanned == HTTP_BODY_SCAN_MAX
+						 ? HTTP_BODY_CAPPED
+						 : HTTP_BODY_DECODE_ERRORS);
+		dec_scan(ctx, dir_rec(st, dir), d->dec, true);
+	}
+	d->scan = HS_OFF;
 }
 
 /* The message of dir is complete. */
@@ -447,6 +858,7 @@ static void message_done(struct parse_ctx *ctx, struct http_state *st, enum dir 
 {
 	struct http_dir *d = &st->d[dir];
 
+	body_end(ctx, st, dir, true);
 	d->phase = HP_HEAD;
 	if (dir == DIR_REQUEST) {
 		st->req_rec = NULL;
@@ -518,7 +930,7 @@ static struct parse_result request_head(struct parse_ctx *ctx, struct http_state
 		d->upgrade_wait = true;
 	ring_push(st, flags);
 	st->req_rec = rec;
-	body_begin(d, &h, true, false);
+	body_begin(ctx, st, DIR_REQUEST, &h, false);
 	if (d->phase == HP_HEAD)
 		message_done(ctx, st, DIR_REQUEST);
 	return result(PARSE_OK, hlen, 0);
@@ -593,51 +1005,11 @@ static struct parse_result response_head(struct parse_ctx *ctx, struct http_stat
 			st->d[DIR_REQUEST].phase = HP_HEAD;
 	}
 	/* RFC 9112 6.3 p1: HEAD, 1xx, 204 and 304 responses end at the empty line */
-	body_begin(d, &h, false, (flags & HRF_HEAD) || code == 204 || code == 304 || code < 200);
+	body_begin(ctx, st, DIR_RESPONSE, &h,
+		   (flags & HRF_HEAD) || code == 204 || code == 304 || code < 200);
 	if (d->phase == HP_HEAD)
 		message_done(ctx, st, DIR_RESPONSE);
 	return result(PARSE_OK, hlen, 0);
-}
-
-/* Body bytes: counted into the message's record, the first ones scanned for PII. */
-static void body_bytes(struct parse_ctx *ctx, struct http_state *st, enum dir dir, const uint8_t *p,
-		       uint32_t n)
-{
-	struct http_dir *d = &st->d[dir];
-	struct query_record *rec = dir == DIR_REQUEST ? st->req_rec : st->resp_rec;
-
-	record_add_bytes(rec, dir, n);
-	if (rec && d->body_scanned < HTTP_BODY_SCAN) {
-		uint32_t k = HTTP_BODY_SCAN - d->body_scanned;
-
-		if (k > n)
-			k = n;
-		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, k);
-		d->body_scanned += k;
-	}
-}
-
-/*
- * Body bytes scanned for PII are handed over in one piece whatever the segmentation
- * (a value cut in two would be two values): the first HTTP_BODY_SCAN bytes of a body
- * (of each chunk, until the message's budget is spent) wait until they are all here.
- */
-static uint32_t scan_want(const struct http_dir *d)
-{
-	uint64_t want = HTTP_BODY_SCAN - d->body_scanned;
-
-	return (uint32_t)(d->remaining < want ? d->remaining : want);
-}
-
-/* How many body bytes to take now from len available: 0 = wait for more. */
-static uint32_t body_take(const struct http_dir *d, uint32_t len)
-{
-	if (d->body_scanned < HTTP_BODY_SCAN) {
-		uint32_t want = scan_want(d);
-
-		return len < want ? 0 : want;
-	}
-	return d->remaining < len ? (uint32_t)d->remaining : len;
 }
 
 /* A line of the chunked framing (size line, CRLF, trailer); 0 with *more when cut. */
@@ -694,7 +1066,7 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 				     const uint8_t *p, uint32_t len)
 {
 	struct http_dir *d = &st->d[dir];
-	uint32_t n, end;
+	uint32_t n, end, need = 0;
 	bool more;
 
 	switch (d->phase) {
@@ -719,10 +1091,9 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 		return dir == DIR_REQUEST ? request_head(ctx, st, p, end)
 					  : response_head(ctx, st, p, end);
 	case HP_BODY_LEN:
-		n = body_take(d, len);
+		n = body_take(ctx, st, dir, p, len, &need);
 		if (!n)
-			return result(PARSE_MORE, 0, scan_want(d));
-		body_bytes(ctx, st, dir, p, n);
+			return result(PARSE_MORE, 0, need);
 		d->remaining -= n;
 		if (!d->remaining)
 			message_done(ctx, st, dir);
@@ -754,16 +1125,15 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 			d->seek_midline = false;
 			return result(PARSE_OK, n, 0);
 		}
-		record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir, n);
+		record_add_bytes(dir_rec(st, dir), dir, n);
 		d->remaining = size;
 		d->phase = size ? HP_CHUNK_DATA : HP_TRAILER;
 		return result(PARSE_OK, n, 0);
 	}
 	case HP_CHUNK_DATA:
-		n = body_take(d, len);
+		n = body_take(ctx, st, dir, p, len, &need);
 		if (!n)
-			return result(PARSE_MORE, 0, scan_want(d));
-		body_bytes(ctx, st, dir, p, n);
+			return result(PARSE_MORE, 0, need);
 		d->remaining -= n;
 		if (!d->remaining)
 			d->phase = HP_CHUNK_CRLF;
@@ -774,7 +1144,7 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 		if (more)
 			return len > HTTP_LINE_MAX ? result(PARSE_LOST, 0, 0)
 						   : result(PARSE_MORE, 0, len + 1);
-		record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir, n);
+		record_add_bytes(dir_rec(st, dir), dir, n);
 		if (d->phase == HP_CHUNK_CRLF) {
 			d->phase = HP_CHUNK_SIZE;
 		} else if (n <= 2 && (n == 1 || p[0] == '\r')) {
@@ -782,8 +1152,10 @@ static struct parse_result http_step(struct parse_ctx *ctx, struct http_state *s
 		}
 		return result(PARSE_OK, n, 0);
 	case HP_BODY_CLOSE:
-		body_bytes(ctx, st, dir, p, len);
-		return result(PARSE_OK, len, 0);
+		n = body_take(ctx, st, dir, p, len, &need);
+		if (!n)
+			return result(PARSE_MORE, 0, need);
+		return result(PARSE_OK, n, 0);
 	case HP_OPAQUE:
 		return result(PARSE_OK, len, 0);
 	case HP_SEEK:
@@ -796,11 +1168,15 @@ static struct parse_result http_on_data(struct parse_ctx *ctx, void *state, enum
 					const uint8_t *p, uint32_t len)
 {
 	struct http_state *st = state;
-	struct parse_result r = http_step(ctx, st, dir, p, len);
+	struct parse_result r;
 
+	st->d[dir].held = 0; /* what the engine held is at p again */
+	r = http_step(ctx, st, dir, p, len);
 	/* seek found a start line at p: parse it now rather than return nothing consumed */
 	if (r.status == PARSE_MORE && r.needed == 0)
 		r = http_step(ctx, st, dir, p, len);
+	if (r.status == PARSE_MORE)
+		st->d[dir].held = len - r.consumed;
 	return r;
 }
 
@@ -808,23 +1184,34 @@ static void http_on_gap(struct parse_ctx *ctx, void *state, enum dir dir, uint64
 {
 	struct http_state *st = state;
 	struct http_dir *d = &st->d[dir];
+	/* the engine dropped what this parser left in its buffer: body bytes lost too */
+	uint64_t lost = missing + d->held;
 
+	d->held = 0;
 	switch (d->phase) {
 	case HP_BODY_LEN:
 	case HP_CHUNK_DATA:
-		if (missing < d->remaining) { /* only body bytes lost: still in sync */
-			record_add_bytes(dir == DIR_REQUEST ? st->req_rec : st->resp_rec, dir,
-					 missing);
-			d->remaining -= missing;
+		if (lost < d->remaining) { /* only body bytes lost: still in sync */
+			record_add_bytes(dir_rec(st, dir), dir, lost);
+			d->remaining -= lost;
+			d->dec_done = true; /* a compressed stream cannot go on after a hole */
 			return;
 		}
 		break;
 	case HP_BODY_CLOSE:
+		record_add_bytes(dir_rec(st, dir), dir, lost);
+		if (d->scan == HS_DECODER && d->coding == HC_IDENTITY)
+			dec_scan(ctx, dir_rec(st, dir), d->dec,
+				 true); /* no value across the hole */
+		else
+			d->dec_done = true;
+		return;
 	case HP_OPAQUE:
 		return;
 	default:
 		break;
 	}
+	d->scan = HS_OFF;
 	parse_count(ctx, HTTP_RESYNC);
 	finish_all_pending(ctx, st);
 	d->phase = HP_SEEK;
@@ -837,9 +1224,22 @@ static void http_on_close(struct parse_ctx *ctx, void *state)
 {
 	struct http_state *st = state;
 
+	for (int dir = 0; dir < 2; dir++) {
+		struct http_dir *d = &st->d[dir];
+
+		/* received, never to be parsed: still the message's bytes */
+		if (d->phase == HP_BODY_LEN || d->phase == HP_CHUNK_DATA ||
+		    d->phase == HP_BODY_CLOSE)
+			record_add_bytes(dir_rec(st, (enum dir)dir), (enum dir)dir, d->held);
+		d->held = 0;
+	}
+	/* a body cut by the close: what was decoded goes on its (incomplete) record, the
+	 * request's first (its record may be the response's, finished just below) */
+	body_end(ctx, st, DIR_REQUEST, false);
 	/* RFC 9112 6.3 p8: the close completes a response delimited by it */
 	if (st->d[DIR_RESPONSE].phase == HP_BODY_CLOSE && st->resp_rec)
 		message_done(ctx, st, DIR_RESPONSE);
+	body_end(ctx, st, DIR_RESPONSE, false);
 }
 
 /* ---- detection ---- */
@@ -894,6 +1294,7 @@ const struct parser http_parser = {
 	.on_data = http_on_data,
 	.on_gap = http_on_gap,
 	.on_close = http_on_close,
+	.state_free = http_state_free,
 	.counter_defs = http_counter_defs,
 	.counter_count = HTTP_COUNTERS,
 };
