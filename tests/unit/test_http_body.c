@@ -1,0 +1,691 @@
+/*
+ * HTTP bodies through the real protocol engine and the real PII engine (config/pii.yaml):
+ * a whole body is scanned in windows cut at value ends, so a 64 KiB JSON response with
+ * 300 distinct emails reports 300 however the bytes are segmented, chunked or
+ * compressed (gzip, zlib and raw deflate, made here with zlib); a corrupt gzip body is
+ * counted and the connection goes on; a body past the scan budget and a zip bomb are
+ * counted; a coding not decoded here is counted, not scanned.
+ *
+ * Records are read back from the NDJSON the real output writes to a temporary file.
+ * Run from the repository root (tests/run.sh does).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+#include "conn_table.h"
+#include "counters.h"
+#include "emit.h"
+#include "engine.h"
+#include "output.h"
+#include "pii/pii.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define RULES	      "config/pii.yaml"
+#define EMAILS	      300
+#define BODY_BYTES    65536
+#define CHUNK_CAP     (1u << 17)
+
+static struct config cfg, cfg_small;
+static struct output *out;
+static struct emitter emit;
+static struct pii_engine *pii;
+static struct parse_engine *engine;	  /* parsers.buffer_bytes as configured: 64 KiB */
+static struct parse_engine *engine_small; /* 4 KiB: windows bounded by the buffer */
+static struct conn_table table;
+static struct chunk *chunk;
+static char out_path[200];
+static long out_read; /* bytes of the output file already looked at */
+static uint32_t generation;
+
+/* ---- one connection through the engine ---- */
+
+struct session {
+	struct parse_engine *eng;
+	struct conn *c;
+	uint64_t offset[2];
+	uint64_t ts;
+};
+
+static void session_open(struct session *s, struct parse_engine *eng)
+{
+	memset(s, 0, sizeof(*s));
+	s->eng = eng;
+	s->c = conn_table_insert(&table, 1, ++generation);
+	assert_non_null(s->c);
+	conn_parse_init(&s->c->parse);
+	s->c->role = ROLE_CLIENT;
+	s->c->src.family = s->c->dst.family = AF_INET;
+	s->c->src.port = 40000;
+	s->c->dst.port = 8080;
+	s->ts = 1000000;
+}
+
+/* Bytes of one direction, in chunks of at most `piece` bytes as a socket may deliver them. */
+static void session_send(struct session *s, int dir, const void *p, size_t len, size_t piece)
+{
+	const uint8_t *b = p;
+
+	if (piece == 0 || piece > CHUNK_CAP)
+		piece = CHUNK_CAP;
+	for (size_t off = 0; off < len; off += piece) {
+		uint32_t n = (uint32_t)(len - off < piece ? len - off : piece);
+
+		memset(chunk, 0, sizeof(*chunk));
+		chunk->kind = CHUNK_DATA;
+		chunk->dir = (uint8_t)dir;
+		chunk->len = chunk->len_true = n;
+		chunk->offset = s->offset[dir];
+		chunk->ts_ns = ++s->ts;
+		memcpy(chunk->data, b + off, n);
+		parse_engine_data(s->eng, s->c, chunk);
+		s->offset[dir] += n;
+	}
+}
+
+static void session_send_str(struct session *s, int dir, const char *str)
+{
+	session_send(s, dir, str, strlen(str), 0);
+}
+
+/* `missing` bytes of dir lost by the capture (a ring overflow). */
+static void session_gap(struct session *s, int dir, uint64_t missing)
+{
+	parse_engine_gap(s->eng, s->c, (enum dir)dir, missing, ++s->ts);
+	s->offset[dir] += missing;
+}
+
+static void session_close(struct session *s)
+{
+	parse_engine_close(s->eng, s->c, ++s->ts);
+	conn_table_remove(&table, s->c);
+}
+
+/* The NDJSON written since the last call (the caller frees it). */
+static char *records_written(void)
+{
+	struct timespec ts = {0, 1000000};
+	char *text;
+	long end;
+	FILE *f;
+
+	emitter_flush(&emit);
+	for (int i = 0;
+	     i < 5000 && counters_total("output_records_written_total") < emit.counters[0]; i++)
+		nanosleep(&ts, NULL);
+	assert_true(counters_total("output_records_written_total") >= emit.counters[0]);
+	f = fopen(out_path, "r");
+	assert_non_null(f);
+	fseek(f, 0, SEEK_END);
+	end = ftell(f);
+	text = calloc(1, (size_t)(end - out_read) + 1);
+	assert_non_null(text);
+	fseek(f, out_read, SEEK_SET);
+	assert_int_equal(fread(text, 1, (size_t)(end - out_read), f), (size_t)(end - out_read));
+	fclose(f);
+	out_read = end;
+	return text;
+}
+
+/* The n-th record line (0-based) that contains `needle`, copied into line; 0 if none. */
+static int record_find(const char *text, const char *needle, int n, char *line, size_t cap)
+{
+	for (const char *l = text; *l;) {
+		const char *nl = strchr(l, '\n');
+		size_t len = nl ? (size_t)(nl - l) : strlen(l);
+
+		if (len < cap) {
+			memcpy(line, l, len);
+			line[len] = '\0';
+			if (strstr(line, needle) && n-- == 0)
+				return 1;
+		}
+		l += len + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+/* Emails the record found in bodies: the counts of its pii entries (one per key). */
+static long email_body_count(const char *line)
+{
+	static const char entry[] = "{\"type\":\"email\",\"where\":\"body\"";
+	long n = 0;
+
+	for (const char *e = strstr(line, entry); e; e = strstr(e + 1, entry)) {
+		const char *c = strstr(e, "\"count\":");
+
+		if (c)
+			n += strtol(c + 8, NULL, 10);
+	}
+	return n;
+}
+
+static long field_int(const char *line, const char *key)
+{
+	char k[64];
+	const char *p;
+
+	snprintf(k, sizeof(k), "\"%s\":", key);
+	p = strstr(line, k);
+	return p ? strtol(p + strlen(k), NULL, 10) : -1;
+}
+
+/* ---- bodies ---- */
+
+static uint8_t body[2 << 20];
+static uint8_t packed[2 << 20];
+static char head[512];
+
+/*
+ * A minified JSON array of EMAILS customers, padded to `size` bytes: no newline
+ * anywhere, so windows are cut at ',' and '}' only, and a value cut in two would be lost.
+ */
+static size_t json_body(uint8_t *b, size_t size, int emails, int first_id)
+{
+	size_t per = size / (size_t)emails, len = 1;
+
+	b[0] = '[';
+	for (int i = 0; i < emails; i++) {
+		int n = snprintf((char *)b + len, size - len,
+				 "%s{\"id\":%d,\"email\":\"customer%d.x@shop%d.example.com\","
+				 "\"plan\":\"gold\",\"notes\":\"",
+				 i ? "," : "", first_id + i, first_id + i, (first_id + i) % 13);
+		size_t pad;
+
+		len += (size_t)n;
+		pad = per * (size_t)(i + 1) > len + 3 ? per * (size_t)(i + 1) - len - 3 : 0;
+		memset(b + len, 'z', pad);
+		len += pad;
+		memcpy(b + len, "\"}", 2);
+		len += 2;
+	}
+	b[len++] = ']';
+	return len;
+}
+
+/* zlib's deflate with window bits wbits: 31 gzip, 15 zlib, -15 raw. */
+static size_t compress_body(const uint8_t *in, size_t len, int wbits, uint8_t *o, size_t cap)
+{
+	z_stream zs;
+	size_t n;
+
+	memset(&zs, 0, sizeof(zs));
+	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, wbits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	zs.next_in = (Bytef *)(uintptr_t)in;
+	zs.avail_in = (uInt)len;
+	zs.next_out = o;
+	zs.avail_out = (uInt)cap;
+	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
+	n = zs.total_out;
+	deflateEnd(&zs);
+	return n;
+}
+
+static const char request[] = "GET /customers HTTP/1.1\r\nHost: shop.example\r\n\r\n";
+
+/* A response with a Content-Length body of len bytes and the extra header fields. */
+static size_t response_head(const char *extra, size_t len)
+{
+	return (size_t)snprintf(head, sizeof(head),
+				"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n%s"
+				"Content-Length: %zu\r\n\r\n",
+				extra, len);
+}
+
+/* One exchange on a new connection, the response's body sent in pieces of `piece`. */
+static char *exchange(struct parse_engine *eng, const char *extra, const uint8_t *b, size_t len,
+		      size_t piece)
+{
+	struct session s;
+	size_t hl = response_head(extra, len);
+
+	session_open(&s, eng);
+	session_send_str(&s, 0, request);
+	session_send(&s, 1, head, hl, piece);
+	session_send(&s, 1, b, len, piece);
+	session_close(&s);
+	return records_written();
+}
+
+/* The one record of an exchange: its email count; its bytes_resp must be head + body. */
+static long exchange_emails(const char *text, size_t body_len)
+{
+	char line[16384];
+
+	assert_true(record_find(text, "\"path\":\"/customers\"", 0, line, sizeof(line)));
+	assert_false(record_find(text, "\"path\":\"/customers\"", 1, line, sizeof(line)));
+	assert_true(record_find(text, "\"path\":\"/customers\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "status_code"), 200);
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(strlen(head) + body_len));
+	return email_body_count(line);
+}
+
+/* ---- tests ---- */
+
+static const size_t pieces[] = {0, 1, 7, 1000, 1448, 4095, 4096, 4097, 16383, 16385, 65535};
+
+static void test_whole_body_is_scanned(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	char *text;
+
+	(void)state;
+	assert_true(len > BODY_BYTES - 256 && len <= BODY_BYTES);
+	text = exchange(engine, "", body, len, 0);
+	assert_int_equal(exchange_emails(text, len), EMAILS);
+	free(text);
+}
+
+static void test_any_segmentation_same_count(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
+		char *text = exchange(engine, "", body, len, pieces[i]);
+
+		if (exchange_emails(text, len) != EMAILS)
+			fail_msg("pieces of %zu bytes: %ld emails", pieces[i],
+				 exchange_emails(text, len));
+		free(text);
+		/* a 4 KiB engine buffer bounds the window, nothing else changes */
+		text = exchange(engine_small, "", body, len, pieces[i]);
+		if (exchange_emails(text, len) != EMAILS)
+			fail_msg("4 KiB buffer, pieces of %zu bytes: %ld emails", pieces[i],
+				 exchange_emails(text, len));
+		free(text);
+	}
+}
+
+/*
+ * Chunked (RFC 9112 7.1) with chunks of varying size, each ending after a ',' as a
+ * serializer flushing whole members does: a window never crosses chunk framing.
+ */
+static size_t chunked(const uint8_t *b, size_t len, uint8_t *o, bool at_value_end)
+{
+	static const size_t sizes[] = {1, 100, 3000, 4096, 9000, 20000, 700};
+	size_t off = 0, n = 0;
+
+	for (int i = 0; off < len; i++) {
+		size_t k = sizes[i % ARRAY_SIZE(sizes)];
+
+		if (k > len - off)
+			k = len - off;
+		while (at_value_end && off + k < len && b[off + k - 1] != ',')
+			k++;
+		n += (size_t)sprintf((char *)o + n, "%zx\r\n", k);
+		memcpy(o + n, b + off, k);
+		n += k;
+		memcpy(o + n, "\r\n", 2);
+		n += 2;
+		off += k;
+	}
+	memcpy(o + n, "0\r\n\r\n", 5);
+	return n + 5;
+}
+
+static long chunked_exchange(const char *extra, const uint8_t *b, size_t len, bool at_value_end,
+			     size_t piece)
+{
+	static uint8_t wire[2 << 20];
+	size_t n = chunked(b, len, wire, at_value_end);
+	struct session s;
+	char line[16384];
+	char *text;
+	long count;
+
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n%s"
+		 "Transfer-Encoding: chunked\r\n\r\n",
+		 extra);
+	session_open(&s, engine);
+	session_send_str(&s, 0, request);
+	session_send(&s, 1, head, strlen(head), piece);
+	session_send(&s, 1, wire, n, piece);
+	session_close(&s);
+	text = records_written();
+	assert_true(record_find(text, "\"path\":\"/customers\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(strlen(head) + n));
+	assert_int_equal(field_int(line, "status_code"), 200);
+	count = email_body_count(line);
+	free(text);
+	return count;
+}
+
+static void test_chunked_body(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	static const size_t chunk_pieces[] = {0, 1, 7, 4097};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(chunk_pieces); i++)
+		assert_int_equal(chunked_exchange("", body, len, true, chunk_pieces[i]), EMAILS);
+}
+
+static void test_compressed_body(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	static const struct {
+		const char *name, *field;
+		int wbits;
+	} codings[] = {
+		{"gzip", "Content-Encoding: gzip\r\n", 31},
+		{"x-gzip", "Content-Encoding: x-gzip\r\n", 31},
+		{"zlib", "Content-Encoding: deflate\r\n", 15},	       /* RFC 9110 8.4.1.2 */
+		{"raw deflate", "Content-Encoding: deflate\r\n", -15}, /* what some servers send */
+	};
+
+	(void)state;
+	for (size_t c = 0; c < ARRAY_SIZE(codings); c++) {
+		size_t n = compress_body(body, len, codings[c].wbits, packed, sizeof(packed));
+
+		assert_true(n < len / 2);
+		for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
+			char *text = exchange(engine, codings[c].field, packed, n, pieces[i]);
+
+			if (exchange_emails(text, n) != EMAILS)
+				fail_msg("%s, pieces of %zu: %ld emails", codings[c].name,
+					 pieces[i], exchange_emails(text, n));
+			free(text);
+		}
+	}
+	/* one connection, one decoder: gzip then raw deflate then gzip, each 300 */
+	{
+		static const int wbits[] = {31, -15, 31};
+		char line[16384];
+		struct session s;
+		char *text;
+
+		session_open(&s, engine);
+		for (int i = 0; i < 3; i++)
+			session_send_str(&s, 0, request);
+		for (int i = 0; i < 3; i++) {
+			size_t n = compress_body(body, len, wbits[i], packed, sizeof(packed));
+			size_t hl = response_head(wbits[i] < 0 ? "Content-Encoding: deflate\r\n"
+							       : "Content-Encoding: gzip\r\n",
+						  n);
+
+			session_send(&s, 1, head, hl, 0);
+			session_send(&s, 1, packed, n, 4097);
+		}
+		session_close(&s);
+		text = records_written();
+		for (int i = 0; i < 3; i++) {
+			assert_true(record_find(text, "\"path\":\"/customers\"", i, line,
+						sizeof(line)));
+			assert_int_equal(email_body_count(line), EMAILS);
+			assert_non_null(strstr(line, "\"status\":\"ok\""));
+		}
+		free(text);
+	}
+	/* chunked and gzip: chunks cut anywhere, the inflated text is one stream */
+	{
+		size_t n = compress_body(body, len, 31, packed, sizeof(packed));
+
+		assert_int_equal(
+			chunked_exchange("Content-Encoding: gzip\r\n", packed, n, false, 0),
+			EMAILS);
+		assert_int_equal(
+			chunked_exchange("Content-Encoding: gzip\r\n", packed, n, false, 7),
+			EMAILS);
+	}
+}
+
+static void test_corrupt_gzip_counted_connection_goes_on(void **state)
+{
+	uint64_t errors = counters_total("http_body_decode_errors_total");
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	size_t n = compress_body(body, len, 31, packed, sizeof(packed));
+	size_t next_len = json_body(body, 2000, 1, 7000);
+	char line[16384];
+	struct session s;
+	size_t hl;
+	char *text;
+
+	(void)state;
+	memset(packed + n / 3, 0xa5, 64); /* past the header, in the compressed blocks */
+	hl = response_head("Content-Encoding: gzip\r\n", n);
+	session_open(&s, engine);
+	session_send_str(&s, 0, request);
+	session_send_str(&s, 0, "GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+	session_send(&s, 1, head, hl, 0);
+	session_send(&s, 1, packed, n, 1448);
+	hl = response_head("", next_len);
+	session_send(&s, 1, head, hl, 0);
+	session_send(&s, 1, body, next_len, 0);
+	session_close(&s);
+	text = records_written();
+	assert_int_equal(counters_total("http_body_decode_errors_total"), errors + 1);
+	assert_true(record_find(text, "\"path\":\"/customers\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "status_code"), 200);
+	assert_true(record_find(text, "\"path\":\"/next\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "status_code"), 200);
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(hl + next_len));
+	assert_int_equal(email_body_count(line), 1);
+	assert_non_null(strstr(line, "\"status\":\"ok\""));
+	free(text);
+}
+
+/*
+ * Body bytes the parser left in the engine's buffer (a window still incomplete) are lost
+ * with a gap and must count as lost body bytes, or the framing after the body slips;
+ * at a close they were still received.
+ */
+static void test_gap_and_close_inside_body(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	size_t next_len = json_body(packed, 2000, 1, 7000);
+	uint64_t resync = counters_total("http_resync_total");
+	char line[16384];
+	struct session s;
+	size_t hl, hl2;
+	char *text;
+
+	(void)state;
+	hl = response_head("", len);
+	session_open(&s, engine);
+	session_send_str(&s, 0, request);
+	session_send_str(&s, 0, "GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+	session_send(&s, 1, head, hl, 0);
+	session_send(&s, 1, body, 10000, 1448); /* less than a window: all of it held */
+	session_gap(&s, 1, 5000);
+	session_send(&s, 1, body + 15000, len - 15000, 1448);
+	hl2 = response_head("", next_len);
+	session_send(&s, 1, head, hl2, 0);
+	session_send(&s, 1, packed, next_len, 0);
+	/* a third response cut by the close */
+	session_send_str(&s, 0, request);
+	hl = response_head("", len);
+	session_send(&s, 1, head, hl, 0);
+	session_send(&s, 1, body, 10000, 1448);
+	session_close(&s);
+	text = records_written();
+	assert_int_equal(counters_total("http_resync_total"), resync);
+	assert_true(record_find(text, "\"path\":\"/customers\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(hl + len));
+	assert_true(record_find(text, "\"path\":\"/next\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(hl2 + next_len));
+	assert_int_equal(email_body_count(line), 1);
+	assert_true(record_find(text, "\"path\":\"/customers\"", 1, line, sizeof(line)));
+	assert_non_null(strstr(line, "\"status\":\"incomplete\""));
+	assert_int_equal(field_int(line, "bytes_resp"), (long)(hl + 10000));
+	free(text);
+}
+
+static void test_scan_budget_is_counted(void **state)
+{
+	uint64_t capped = counters_total("http_body_scan_capped_total");
+	uint64_t errors = counters_total("http_body_decode_errors_total");
+	size_t big = (3u << 20) / 2; /* 1.5 MiB, 3000 emails: a third past the budget */
+	size_t len = json_body(body, big, 3000, 0), n;
+	char *text;
+	long count;
+
+	(void)state;
+	text = exchange(engine, "", body, len, 1448);
+	count = exchange_emails(text, len);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 1);
+	assert_true(count > 1900 && count < 2100); /* what the first MiB holds */
+
+	/* a body of the whole budget is not cut */
+	len = json_body(body, 1u << 20, 2000, 0);
+	memset(body + len, ' ', (1u << 20) - len); /* JSON may end in white space */
+	len = 1u << 20;
+	text = exchange(engine, "", body, len, 0);
+	assert_int_equal(exchange_emails(text, len), 2000);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 1);
+
+	/* gzip: exactly the budget inflated is not cut either (its trailer still read) */
+	n = compress_body(body, len, 31, packed, sizeof(packed));
+	text = exchange(engine, "Content-Encoding: gzip\r\n", packed, n, 1);
+	assert_int_equal(exchange_emails(text, n), 2000);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 1);
+	assert_int_equal(counters_total("http_body_decode_errors_total"), errors);
+
+	/* the same through gzip: inflated bytes are what the budget counts */
+	len = json_body(body, big, 3000, 0);
+	text = exchange(engine, "Content-Encoding: gzip\r\n", packed,
+			compress_body(body, len, 31, packed, sizeof(packed)), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 2);
+}
+
+static void test_zip_bomb_is_stopped(void **state)
+{
+	uint64_t capped = counters_total("http_body_scan_capped_total");
+	uint64_t errors = counters_total("http_body_decode_errors_total");
+	size_t n;
+	char *text;
+
+	(void)state;
+	memset(body, ' ', sizeof(body)); /* 2 MiB of one byte: about 2 KiB gzipped */
+	n = compress_body(body, sizeof(body), 31, packed, sizeof(packed));
+	assert_true(n < 8192);
+	text = exchange(engine, "Content-Encoding: gzip\r\n", packed, n, 0);
+	assert_int_equal(exchange_emails(text, n), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 1);
+	assert_int_equal(counters_total("http_body_decode_errors_total"), errors);
+}
+
+static void test_other_coding_not_scanned(void **state)
+{
+	uint64_t undecoded = counters_total("http_body_undecoded_total");
+	size_t len = json_body(body, 4000, 10, 0);
+	char *text;
+
+	(void)state;
+	/* brotli is not decoded here: the bytes are not scanned as if they were text */
+	text = exchange(engine, "Content-Encoding: br\r\n", body, len, 0);
+	assert_int_equal(exchange_emails(text, len), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_undecoded_total"), undecoded + 1);
+}
+
+static void test_request_body_and_close_delimited_response(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	size_t n = compress_body(body, len, 31, packed, sizeof(packed));
+	char line[16384];
+	struct session s;
+	char *text;
+	int hl;
+
+	(void)state;
+	/* a gzip request body, and an HTTP/1.0 response running to the close */
+	hl = snprintf(head, sizeof(head),
+		      "POST /import HTTP/1.1\r\nHost: shop.example\r\nContent-Encoding: gzip\r\n"
+		      "Content-Length: %zu\r\n\r\n",
+		      n);
+	session_open(&s, engine);
+	session_send(&s, 0, head, (size_t)hl, 0);
+	session_send(&s, 0, packed, n, 999);
+	session_send_str(&s, 1, "HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\n");
+	len = json_body(body, 40000, 100, 1000);
+	memcpy(body + len - 1, "\ncontact: last.one@example.org", 30); /* no value end after it */
+	len += 29;
+	session_send(&s, 1, body, len, 1000);
+	session_close(&s);
+	text = records_written();
+	assert_true(record_find(text, "\"path\":\"/import\"", 0, line, sizeof(line)));
+	assert_int_equal(field_int(line, "bytes_req"), (long)(hl + (int)n));
+	/* 300 in the request body, 100 and the last one in the response's */
+	assert_int_equal(email_body_count(line), EMAILS + 101);
+	free(text);
+}
+
+static int setup(void **state)
+{
+	char err[512];
+	int fd;
+
+	(void)state;
+	snprintf(out_path, sizeof(out_path), "%s/test_http_body-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+	fd = mkstemp(out_path);
+	if (fd < 0)
+		return -1;
+	close(fd);
+	config_defaults(&cfg);
+	snprintf(cfg.output, sizeof(cfg.output), "file:%s", out_path);
+	cfg.parser_records = 64;
+	cfg.parser_statements = 64;
+	cfg.redact = REDACT_NONE;
+	cfg_small = cfg;
+	cfg_small.parser_buffer_bytes = 4096;
+	if (pii_engine_load(&pii, RULES, err, sizeof(err))) {
+		fprintf(stderr, "# %s\n", err);
+		return -1;
+	}
+	chunk = malloc(sizeof(*chunk) + CHUNK_CAP);
+	if (!chunk || output_open(&out, &cfg, 1, err, sizeof(err)) || output_start(out) ||
+	    emitter_init(&emit, out, 0, 1000, NULL, NULL) ||
+	    parse_engine_create(&engine, &cfg, &emit, pii, 0, 16) ||
+	    parse_engine_create(&engine_small, &cfg_small, &emit, pii, 1, 16) ||
+	    conn_table_init(&table, 16))
+		return -1;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	/* the engines' counters stay registered for the process: they are not freed */
+	emitter_flush(&emit);
+	output_close(out);
+	unlink(out_path);
+	free(chunk);
+	return 0;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_whole_body_is_scanned),
+		cmocka_unit_test(test_any_segmentation_same_count),
+		cmocka_unit_test(test_chunked_body),
+		cmocka_unit_test(test_compressed_body),
+		cmocka_unit_test(test_corrupt_gzip_counted_connection_goes_on),
+		cmocka_unit_test(test_gap_and_close_inside_body),
+		cmocka_unit_test(test_scan_budget_is_counted),
+		cmocka_unit_test(test_zip_bomb_is_stopped),
+		cmocka_unit_test(test_other_coding_not_scanned),
+		cmocka_unit_test(test_request_body_and_close_delimited_response),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
