@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # HTTP/1.1 end to end: a real nginx on loopback driven by curl (keep-alive across many
-# requests, HEAD, POST with 100-continue, chunked upload, 404, 204, 304, HTTP/1.0) and a
-# pipelining client, captured with tcpdump; wirewatch reads the capture (--source pcap:)
-# and must report every request once with its status, and exactly the requests and
-# status codes tshark decodes from the same capture (differential).
+# requests, HEAD, POST with 100-continue, chunked upload, 404, 204, 304, HTTP/1.0, a 64 KiB
+# JSON body plain and gzip-compressed) and a pipelining client, captured with tcpdump;
+# wirewatch reads the capture (--source pcap:) and must report every request once with its
+# status, every email of the JSON body, and exactly the requests and status codes tshark
+# decodes from the same capture (differential).
 set -u
 cd "$(dirname "$0")/../.."
 . tests/lib/tap.sh
@@ -27,6 +28,8 @@ curl -s -o /dev/null -I "$u/data.json" --next -s -o /dev/null "$u/missing" --nex
 	--next -s -o /dev/null -H "Expect: 100-continue" --data-binary "@tests/fixtures/http/record.sh" "$u/echo" \
 	--next -s -o /dev/null -H "Transfer-Encoding: chunked" --data-binary "name=jane" "$u/echo"
 curl -s -o /dev/null --http1.0 "$u/chunked"
+curl -s -o /dev/null "$u/customers.json?plain" --next -s -o /dev/null --compressed "$u/customers.json?gzip"
+check "curl: customers.json plain and gzip" test $? -eq 0
 etag=$(curl -s -D - -o /dev/null "$u/index.html" | tr -d '\r' | sed -n 's/^ETag: //Ip')
 curl -s -o /dev/null -H "If-None-Match: $etag" "$u/index.html"
 python3 - "$port" <<'PY'
@@ -74,6 +77,13 @@ ok(len(one(path="/index.html", status_code=304)) == 1, "conditional GET: 304")
 ok(sorted(r["path"] for r in q if r["path"].startswith("/chunked?p=")) ==
    sorted("/chunked?p=%d" % i for i in range(10)), "10 pipelined requests, each paired")
 ok(not [r for r in q if r["status"] == "incomplete"], "no incomplete records")
+def body_emails(r):
+    return sum(p["count"] for p in (r or {}).get("pii", []) if p["type"] == "email" and p["where"] == "body")
+plain, gz = one(path="/customers.json?plain"), one(path="/customers.json?gzip")
+ok(len(plain) == 1 and body_emails(plain[0]) == 300 and plain[0]["bytes_resp"] > 60000,
+   f"64 KiB JSON body: all 300 emails ({body_emails(plain[0]) if plain else None})")
+ok(len(gz) == 1 and body_emails(gz[0]) == 300 and gz[0]["bytes_resp"] < 30000,
+   f"the same body gzip-compressed by nginx: all 300 emails ({body_emails(gz[0]) if gz else None})")
 ours = collections.Counter((r["method"], r["path"]) for r in q)
 theirs = collections.Counter()
 for l in open(sys.argv[2]):

@@ -5,7 +5,8 @@
 #   nginx_stop        -> stops it by pid and removes the directory
 # Locations: /index.html (static), /data.json (application/json), /chunked (echo module:
 # chunked body), /echo (POST: the request body echoed back), /empty (204),
-# /missing (404), /redirect (301). No systemd involved.
+# /missing (404), /redirect (301), /customers.json (64 KiB of JSON with 300 distinct emails,
+# gzip-compressed when the client accepts it). No systemd involved.
 NGINX_BIN=${NGINX_BIN:-/usr/sbin/nginx}
 
 nginx_start() {
@@ -14,6 +15,8 @@ nginx_start() {
 	mkdir -p "$NGINX_DIR/html" "$NGINX_DIR/logs"
 	printf '<html><body>hello from wirewatch tests</body></html>\n' >"$NGINX_DIR/html/index.html"
 	printf '{"name":"Jane Doe","email":"jane.doe@example.org"}\n' >"$NGINX_DIR/html/data.json"
+	python3 -c 'import json, sys; json.dump([{"id": i, "email": "customer%d@shop%d.example.com" % (i, i % 13),
+		"notes": "z" * 150} for i in range(300)], sys.stdout)' >"$NGINX_DIR/html/customers.json"
 	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
 		-subj "/C=US/O=Wirewatch Tests/CN=wirewatch.test" -keyout "$NGINX_DIR/key.pem" \
 		-out "$NGINX_DIR/cert.pem" >/dev/null 2>&1 || return 1
@@ -49,6 +52,7 @@ http {
 		location = /echo { default_type text/plain; echo_read_request_body; echo_request_body; }
 		location = /empty { return 204; }
 		location = /redirect { return 301 /index.html; }
+		location = /customers.json { gzip on; gzip_types application/json; }
 	}
 }
 EOF
