@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages wirewatch needs to build, test and run, only when one is
 # missing (a fresh Debian 12 machine needs nothing by hand). Needs root for apt-get.
+# python3-fake-factory is Debian 12's name for Python Faker (`import faker`, 0.9.3), used by
+# tests/pii/generate_faker_py.py; it has no python3-faker package.
 set -euo pipefail
 
 packages=(
@@ -14,6 +16,7 @@ packages=(
 	nginx-light redis-server redis-tools memcached libmemcached-tools
 	dnsmasq-base dnsutils openssl tcpreplay
 	clang-format curl procps iproute2 bc tcpdump tshark
+	python3-fake-factory
 )
 
 missing=()

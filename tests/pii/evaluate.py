@@ -2,7 +2,7 @@
 """Measures the PII engine on the labelled corpus: per-type precision, recall and F1, and
 false positives per MB of PII-free traffic.
 
-    tests/pii/evaluate.py [--scanner CMD] [--config FILE] [--json OUT] [--errors N]
+    tests/pii/evaluate.py [--corpus DIR] [--scanner CMD] [--config FILE] [--json OUT] [--errors N]
 
 The scanner is `build/release/wirewatch pii-scan`. Corpus
 lines are piped in as they are: pii-scan ignores the "labels" member.
@@ -57,6 +57,8 @@ def jaccard(a, b):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"),
+                    help="directory with labelled.jsonl.gz and clean.jsonl.gz (default: tests/pii/corpus)")
     ap.add_argument("--scanner", help="command to run (default: see above)")
     ap.add_argument("--config", default=os.path.join(ROOT, "config/pii.yaml"))
     ap.add_argument("--json", help="also write the figures as JSON to this file")
@@ -65,7 +67,7 @@ def main():
     cmd = args.scanner.split() if args.scanner else default_scanner()
     cmd = cmd + ["--config", args.config]
 
-    data, recs = load(os.path.join(HERE, "corpus/labelled.jsonl.gz"))
+    data, recs = load(os.path.join(args.corpus, "labelled.jsonl.gz"))
     found = scan(cmd, data)
     tp, fp, fn = collections.Counter(), collections.Counter(), collections.Counter()
     exact = collections.Counter()
@@ -97,7 +99,7 @@ def main():
                     (r["id"], r["context"], text[l["start"]:l["end"]].decode(errors="replace"),
                      r["text"][:160]))
 
-    clean, crecs = load(os.path.join(HERE, "corpus/clean.jsonl.gz"))
+    clean, crecs = load(os.path.join(args.corpus, "clean.jsonl.gz"))
     cfound = scan(cmd, clean)
     cfp = collections.Counter()
     ctext_bytes = sum(len(r["text"].encode()) for r in crecs)
