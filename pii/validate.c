@@ -767,12 +767,32 @@ enum pii_verdict pii_slack_token_check(const uint8_t *v, size_t len)
 			       ? PII_CHECKED
 			       : PII_INVALID;
 	}
-	if (len < 20 || len > 255 || memcmp(v, "xox", 3) || !strchr("abposre", v[3]) || !v[3] ||
-	    v[4] != '-')
+	size_t body;
+
+	if (len < 20 || len > 255)
+		return PII_INVALID;
+	/* configuration tokens (xoxe.xoxp-1-..., xoxe-1-...) are one long random run: no
+	 * numeric team and user ids to check, only the prefix, the version and the length */
+	if ((len > 12 && !memcmp(v, "xoxe.xox", 8) && (v[8] == 'b' || v[8] == 'p') &&
+	     v[9] == '-' && is_digit(v[10]) && v[11] == '-') ||
+	    (!memcmp(v, "xoxe-", 5) && is_digit(v[5]) && v[6] == '-')) {
+		body = v[4] == '.' ? 12 : 7;
+		for (size_t i = body; i < len; i++) {
+			if (!is_alnum(v[i]) && v[i] != '-')
+				return PII_INVALID;
+		}
+		return len - body >= 100 ? PII_CHECKED : len - body >= 40 ? PII_SHAPE : PII_INVALID;
+	}
+	/* xoxb- (bot), xoxp- (user), xoxa- (workspace app), ...; xapp- (app-level) */
+	if (!memcmp(v, "xapp-", 5))
+		body = 5;
+	else if (!memcmp(v, "xox", 3) && v[3] && strchr("abposre", v[3]) && v[4] == '-')
+		body = 5;
+	else
 		return PII_INVALID;
 	bool all_digits = true;
 
-	for (size_t i = 5; i <= len; i++) {
+	for (size_t i = body; i <= len; i++) {
 		if (i == len || v[i] == '-') {
 			if (seg_len == 0)
 				return PII_INVALID;

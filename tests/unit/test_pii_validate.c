@@ -323,6 +323,17 @@ static void test_slack(void **state)
 		{"https://hooks.slack.com/services/T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX",
 		 PII_CHECKED},
 		{"xoxb-not-a-token", PII_INVALID},
+		{"xoxa-2-300570004161-3408596410353-1c6552931c8ca861a04907d4587f76c496a801f87439ef6"
+		 "0b1ca02e752dd6a09",
+		 PII_CHECKED},
+		{"xapp-1-A0123456789-1234567890123-0123456789abcdef0123456789abcdef0123456789abcde"
+		 "f0123456789abcdef",
+		 PII_CHECKED},
+		{"xoxe.xoxp-1-Mi0yLTEyMzQ1Njc4OTAtMTIzNDU2Nzg5MDEyLTEyMzQ1Njc4OTAxMjM0LTEyMzQ1Njc4O"
+		 "TAxMjM0NTY3ODkwYWJjZGVmMDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY",
+		 PII_CHECKED},
+		{"xoxe.xoxp-1-short-token-body", PII_INVALID},
+		{"xapp-not-a-token-at-all", PII_INVALID},
 		{"xoxz-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy", PII_INVALID},
 	};
 
