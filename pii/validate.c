@@ -147,9 +147,13 @@ static bool card_issuer_ok(const uint8_t *d, size_t n)
 		if (p2 >= 51 && p2 <= 55)
 			return n == 16;
 		return p2 != 59 && n >= 12 && n <= 19;
-	case '2': /* Mastercard 2221-2720: 16; Mir 2200-2204: 16-19 */
+	case '1': /* JCB's legacy 15-digit range */
+		return p4 == 1800 && n == 15;
+	case '2': /* Mastercard 2221-2720: 16; Mir 2200-2204: 16-19; legacy JCB 2131: 15 */
 		if (p4 >= 2221 && p4 <= 2720)
 			return n == 16;
+		if (p4 == 2131)
+			return n == 15;
 		return p4 >= 2200 && p4 <= 2204 && n >= 16 && n <= 19;
 	case '3':
 		if (p2 == 34 || p2 == 37) /* American Express */
