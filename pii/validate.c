@@ -777,8 +777,8 @@ enum pii_verdict pii_slack_token_check(const uint8_t *v, size_t len)
 		return PII_INVALID;
 	/* configuration tokens (xoxe.xoxp-1-..., xoxe-1-...) are one long random run: no
 	 * numeric team and user ids to check, only the prefix, the version and the length */
-	if ((len > 12 && !memcmp(v, "xoxe.xox", 8) && (v[8] == 'b' || v[8] == 'p') &&
-	     v[9] == '-' && is_digit(v[10]) && v[11] == '-') ||
+	if ((len > 12 && !memcmp(v, "xoxe.xox", 8) && (v[8] == 'b' || v[8] == 'p') && v[9] == '-' &&
+	     is_digit(v[10]) && v[11] == '-') ||
 	    (!memcmp(v, "xoxe-", 5) && is_digit(v[5]) && v[6] == '-')) {
 		body = v[4] == '.' ? 12 : 7;
 		for (size_t i = body; i < len; i++) {
@@ -1055,14 +1055,41 @@ static bool name_start(uint8_t c)
 	return is_upper(c) || (c >= 0xc3 && c <= 0xdf); /* Latin-1 Supplement and beyond */
 }
 
-/* Counts the bytes of capitalised words at the start of v; *words gets how many. */
+/* The bytes of a space between words: ' ', or '+' and "%20" in a query string. */
+static size_t name_space(const uint8_t *v, size_t len, size_t i)
+{
+	if (i < len && (v[i] == ' ' || v[i] == '+'))
+		return 1;
+	return len - i >= 3 && v[i] == '%' && v[i + 1] == '2' && v[i + 2] == '0' ? 3 : 0;
+}
+
+/* A lower-case particle inside a name: "van der", "de la", "von", "di", "dos". */
+static size_t name_particle(const uint8_t *v, size_t len, size_t i)
+{
+	static const char *const particles[] = {"van", "der", "den", "de",  "la",  "le",  "von",
+						"zu",  "du",  "des", "di",  "da",  "del", "dos",
+						"das", "ten", "ter", "uit", "het", "y",	  "e"};
+
+	for (size_t k = 0; k < ARRAY_SIZE(particles); k++) {
+		size_t n = strlen(particles[k]);
+
+		if (len - i > n && !memcmp(v + i, particles[k], n) && name_space(v, len, i + n))
+			return n;
+	}
+	return 0;
+}
+
+/*
+ * Counts the bytes of capitalised words at the start of v; *words gets how many. Particles
+ * ("Jason van de Veen") join capitalised words but neither start nor end a name.
+ */
 static size_t name_words(const uint8_t *v, size_t len, int *words)
 {
 	size_t i = 0, end = 0;
 
 	*words = 0;
 	while (i < len && *words < 6) {
-		size_t s = i;
+		size_t s = i, sp, j;
 
 		if (!name_start(v[i]))
 			break;
@@ -1072,8 +1099,21 @@ static size_t name_words(const uint8_t *v, size_t len, int *words)
 			break;
 		(*words)++;
 		end = i;
-		if (i + 1 < len && v[i] == ' ' && name_start(v[i + 1]))
-			i++;
+		sp = name_space(v, len, i);
+		if (!sp)
+			break;
+		/* up to three particles, then a capitalised word must follow */
+		j = i + sp;
+		for (int k = 0; k < 3 && j < len && !name_start(v[j]); k++) {
+			size_t n = name_particle(v, len, j);
+
+			if (!n)
+				break;
+			j += n;
+			j += name_space(v, len, j);
+		}
+		if (j < len && name_start(v[j]))
+			i = j;
 		else
 			break;
 	}
@@ -1178,6 +1218,31 @@ enum pii_verdict pii_address_check(const uint8_t *v, size_t len)
 }
 
 /* Widens a token candidate to the run of characters its kind is made of (bounded). */
+/*
+ * Is the candidate the tail of a spaced IBAN ("DE79 0500 0085 0952 1900 15")? Groups of
+ * four letters or digits, one space apart, back to one that starts two letters and two
+ * digits. A tail whose IBAN failed its checksum is still no phone or card number.
+ */
+static bool iban_tail(const struct pii_cand_view *c)
+{
+	const uint8_t *t = c->text;
+	size_t i = c->start;
+
+	for (int groups = 0; groups < 8 && i >= 5 && t[i - 1] == ' '; groups++) {
+		const uint8_t *g = t + i - 5;
+
+		for (int k = 0; k < 4; k++) {
+			if (!is_digit(g[k]) && !is_upper(g[k]))
+				return false;
+		}
+		if (is_upper(g[0]) && is_upper(g[1]) && is_digit(g[2]) && is_digit(g[3]) &&
+		    (i == 5 || !is_alnum(t[i - 6])))
+			return true;
+		i -= 5;
+	}
+	return false;
+}
+
 static void extend_run(struct pii_cand_view *c, bool (*in)(uint8_t), size_t max)
 {
 	while (c->end < c->len && c->end - c->start < max && in(c->text[c->end]))
@@ -1234,6 +1299,8 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 			c->end--;
 		return email_check(NULL, psl, t + c->start, c->end - c->start);
 	case PII_V_CARD:
+		if (iban_tail(c))
+			return PII_INVALID;
 		return pii_card_check(t + c->start, c->end - c->start);
 	case PII_V_IBAN:
 		trim(c);
@@ -1254,6 +1321,8 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		return pii_ssn_check(t + c->start, c->end - c->start);
 	case PII_V_PHONE:
 		trim(c);
+		if (iban_tail(c))
+			return PII_INVALID;
 		return pii_phone_check(t + c->start, c->end - c->start);
 	case PII_V_IP:
 		trim(c);

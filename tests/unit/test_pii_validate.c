@@ -414,11 +414,22 @@ static void test_date_of_birth(void **state)
 static void test_person_name(void **state)
 {
 	static const struct vec t[] = {
-		{"John Smith", PII_SHAPE},	 {"Jane", PII_SHAPE},
-		{"Mary-Kate O'Neil", PII_SHAPE}, {"Jos\xc3\xa9 \xc3\x81lvarez", PII_SHAPE},
-		{"John F. Kennedy", PII_SHAPE},	 {"john smith", PII_INVALID},
-		{"Null", PII_INVALID},		 {"J", PII_INVALID},
-		{"John 3", PII_INVALID},	 {"user@example.com", PII_INVALID},
+		{"John Smith", PII_SHAPE},
+		{"Jane", PII_SHAPE},
+		{"Mary-Kate O'Neil", PII_SHAPE},
+		{"Jos\xc3\xa9 \xc3\x81lvarez", PII_SHAPE},
+		{"John F. Kennedy", PII_SHAPE},
+		{"john smith", PII_INVALID},
+		{"Null", PII_INVALID},
+		{"J", PII_INVALID},
+		{"John 3", PII_INVALID},
+		{"user@example.com", PII_INVALID},
+		{"Jason van de Veen", PII_SHAPE},
+		{"Claude de la Courtois", PII_SHAPE},
+		{"Mark%20Meyer", PII_SHAPE},
+		{"Joel+Palmer", PII_SHAPE},
+		{"Jan van", PII_INVALID},  /* a particle does not end a name */
+		{"van Dijk", PII_INVALID}, /* nor start one (alone, lower case) */
 	};
 
 	(void)state;
@@ -458,6 +469,8 @@ static void test_validate_extents(void **state)
 		{PII_V_PERSON_NAME, "Dear Mrs. Jane Doe, welcome", 5, 27, "Jane Doe"},
 		{PII_V_DATE_OF_BIRTH, "born March 2, 1985 in Ohio", 5, 12, "March 2, 1985"},
 		{PII_V_PASSWORD, "password=hunter2 user=x", 9, 23, "hunter2"},
+		{PII_V_PHONE, "iban=DE79 0500 0085 0952 1900 15", 25, 37, NULL},
+		{PII_V_CARD, "AT57 7208 6113 9269 0545", 10, 24, NULL},
 		{PII_V_IP, "from 10.0.0.1.5 ok", 5, 13, NULL},
 		{PII_V_IP, "Chrome/120.0.6099.71 Safari", 7, 20, NULL},
 	};
