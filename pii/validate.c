@@ -920,9 +920,6 @@ enum pii_verdict pii_password_check(const uint8_t *v, size_t len)
 	return PII_SHAPE;
 }
 
-static const char *const month_names[12] = {"jan", "feb", "mar", "apr", "may", "jun",
-					    "jul", "aug", "sep", "oct", "nov", "dec"};
-
 /* Reads 1..max digits at *i; -1 when there are none. */
 static int read_num(const uint8_t *v, size_t len, size_t *i, int max)
 {
@@ -938,19 +935,60 @@ static int read_num(const uint8_t *v, size_t len, size_t *i, int max)
 	return n ? val : -1;
 }
 
+/* Month names and their usual abbreviations in English, German, French, Spanish, Italian
+ * and Dutch (lower case, UTF-8). */
+static const struct {
+	const char *name;
+	int month;
+} month_names[] = {
+	{"january", 1},	   {"januar", 1},     {"janvier", 1},	{"enero", 1},	  {"gennaio", 1},
+	{"januari", 1},	   {"jänner", 1},     {"february", 2},	{"februar", 2},	  {"février", 2},
+	{"fevrier", 2},	   {"febrero", 2},    {"febbraio", 2},	{"februari", 2},  {"march", 3},
+	{"märz", 3},	   {"maerz", 3},      {"mars", 3},	{"marzo", 3},	  {"maart", 3},
+	{"april", 4},	   {"avril", 4},      {"abril", 4},	{"aprile", 4},	  {"may", 5},
+	{"mai", 5},	   {"mayo", 5},	      {"maggio", 5},	{"mei", 5},	  {"june", 6},
+	{"juni", 6},	   {"juin", 6},	      {"junio", 6},	{"giugno", 6},	  {"july", 7},
+	{"juli", 7},	   {"juillet", 7},    {"julio", 7},	{"luglio", 7},	  {"august", 8},
+	{"août", 8},	   {"aout", 8},	      {"agosto", 8},	{"augustus", 8},  {"september", 9},
+	{"septembre", 9},  {"septiembre", 9}, {"settembre", 9}, {"october", 10},  {"oktober", 10},
+	{"octobre", 10},   {"octubre", 10},   {"ottobre", 10},	{"november", 11}, {"novembre", 11},
+	{"noviembre", 11}, {"december", 12},  {"dezember", 12}, {"décembre", 12}, {"decembre", 12},
+	{"diciembre", 12}, {"dicembre", 12},
+};
+
+/*
+ * A month name at *i, whole or abbreviated to at least three letters ("Sept.", "Okt",
+ * "déc."); an abbreviation two months share ("ju") is no month. Returns 1..12 or -1.
+ */
 static int read_month_name(const uint8_t *v, size_t len, size_t *i)
 {
-	size_t s = *i;
+	size_t s = *i, n;
+	int month = -1;
 
-	while (*i < len && is_alpha(v[*i]))
+	while (*i < len && (is_alpha(v[*i]) || v[*i] >= 0x80))
 		(*i)++;
-	if (*i - s < 3)
+	n = *i - s;
+	if (n < 3)
 		return -1;
-	for (int m = 0; m < 12; m++) {
-		if (!strncasecmp((const char *)v + s, month_names[m], 3))
-			return m + 1;
+	for (size_t k = 0; k < ARRAY_SIZE(month_names); k++) {
+		const char *m = month_names[k].name;
+
+		if (strlen(m) < n || strncasecmp((const char *)v + s, m, n))
+			continue;
+		if (month > 0 && month != month_names[k].month)
+			return -1; /* ambiguous abbreviation */
+		month = month_names[k].month;
 	}
-	return -1;
+	if (month > 0 && *i < len && v[*i] == '.')
+		(*i)++; /* "Sept." */
+	return month;
+}
+
+/* " de " between the parts of a Spanish or Portuguese date ("10 de mayo de 1990"). */
+static void skip_date_particle(const uint8_t *v, size_t len, size_t *i)
+{
+	if (len - *i > 3 && v[*i] == 'd' && v[*i + 1] == 'e' && v[*i + 2] == ' ')
+		*i += 3;
 }
 
 static bool date_ok(int y, int m, int d)
@@ -969,7 +1007,8 @@ static bool date_ok(int y, int m, int d)
 
 /*
  * Parses a calendar date at the start of v: 1985-03-02, 1985/03/02, 03/02/1985, 02.03.1985,
- * "March 2, 1985", "2 March 1985". Returns the bytes it took, or 0.
+ * "March 2, 1985", "2 March 1985", "6. September 1994", "11 juin 1996", "10 de mayo de
+ * 1990". Returns the bytes it took, or 0.
  */
 static size_t date_parse(const uint8_t *v, size_t len)
 {
@@ -981,8 +1020,6 @@ static size_t date_parse(const uint8_t *v, size_t len)
 
 		if (m < 0)
 			return 0;
-		if (i < len && v[i] == '.')
-			i++;
 		if (i >= len || v[i] != ' ')
 			return 0;
 		i++;
@@ -998,13 +1035,17 @@ static size_t date_parse(const uint8_t *v, size_t len)
 	a = read_num(v, len, &i, 4);
 	if (a < 0 || i >= len)
 		return 0;
-	if (v[i] == ' ') { /* 2 March 1985 */
+	if (v[i] == '.' && i + 2 < len && v[i + 1] == ' ' && !is_digit(v[i + 2]))
+		i++;	   /* German "6. September 1994" */
+	if (v[i] == ' ') { /* 2 March 1985, 6. September 1994, 10 de mayo de 1990 */
 		i++;
+		skip_date_particle(v, len, &i);
 		int m = read_month_name(v, len, &i);
 
 		if (m < 0 || i >= len || v[i] != ' ')
 			return 0;
 		i++;
+		skip_date_particle(v, len, &i);
 		c = read_num(v, len, &i, 4);
 		return date_ok(c, m, a) ? i : 0;
 	}

@@ -398,13 +398,35 @@ static void test_password(void **state)
 static void test_date_of_birth(void **state)
 {
 	static const struct vec t[] = {
-		{"1985-03-02", PII_SHAPE},    {"1985/03/02", PII_SHAPE},
-		{"03/02/1985", PII_SHAPE},    {"02.03.1985", PII_SHAPE},
-		{"March 2, 1985", PII_SHAPE}, {"2 March 1985", PII_SHAPE},
-		{"Feb 29, 2000", PII_SHAPE},  {"1985-13-02", PII_INVALID},
-		{"1985-02-30", PII_INVALID},  {"Feb 29, 1900", PII_INVALID},
-		{"2999-01-01", PII_INVALID},  {"1800-01-01", PII_INVALID},
-		{"13/13/1985", PII_INVALID},  {"1985-03-02x", PII_INVALID},
+		{"1985-03-02", PII_SHAPE},
+		{"1985/03/02", PII_SHAPE},
+		{"03/02/1985", PII_SHAPE},
+		{"02.03.1985", PII_SHAPE},
+		{"March 2, 1985", PII_SHAPE},
+		{"2 March 1985", PII_SHAPE},
+		{"Feb 29, 2000", PII_SHAPE},
+		{"1985-13-02", PII_INVALID},
+		{"1985-02-30", PII_INVALID},
+		{"Feb 29, 1900", PII_INVALID},
+		{"2999-01-01", PII_INVALID},
+		{"1800-01-01", PII_INVALID},
+		{"13/13/1985", PII_INVALID},
+		{"1985-03-02x", PII_INVALID},
+		/* month names in German, French, Spanish, Italian and Dutch, whole or short */
+		{"6. September 1994", PII_SHAPE},
+		{"11 juin 1996", PII_SHAPE},
+		{"6 d\xc3\xa9"
+		 "cembre 1995",
+		 PII_SHAPE},
+		{"3 M\xc3\xa4rz 1980", PII_SHAPE},
+		{"10 de mayo de 1990", PII_SHAPE},
+		{"21 Feb. 1976", PII_SHAPE},
+		{"4 maggio 1961", PII_SHAPE},
+		{"9 mei 1970", PII_SHAPE},
+		{"Sept. 3, 1966", PII_SHAPE},
+		{"2 Ju 1985", PII_INVALID},
+		{"2 Mayor 1985", PII_INVALID},
+		{"31 juin 1996", PII_INVALID},
 	};
 
 	(void)state;
