@@ -170,6 +170,10 @@ static int on_text_match(unsigned int id, unsigned long long from, unsigned long
 		keyed_value(s->text, s->len, (size_t)to, &vs, &ve, &quoted);
 		if (ve <= vs)
 			return 0;
+		/* in SQL a value is a quoted literal: `SET password = EXCLUDED.password` names a
+		 * column, and the literals have their keys from keys.c already */
+		if (!quoted && (s->kind == PII_CTX_SQL_INSERT || s->kind == PII_CTX_SQL_WHERE))
+			return 0;
 		return cand_add(s, vs, ve, id, p->type, quoted);
 	}
 	/* a longer match of the same pattern from the same start replaces the shorter one */

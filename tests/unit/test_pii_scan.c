@@ -316,6 +316,27 @@ static void test_param_keys(void **state)
 	assert_true(keys[0] && lens[0] == 5);
 }
 
+/* In SQL a keyed prompt takes quoted literals only: a column on the right is no value. */
+static void test_sql_keyed(void **state)
+{
+	struct fixture *fx = *state;
+	const char *upsert = "INSERT INTO u (id, password) VALUES (1, 'x8#kP2mQ') ON CONFLICT "
+			     "(id) DO UPDATE SET password = EXCLUDED.password";
+	const char *fr = "UPDATE users SET mot_de_passe = 'Falcon4056#' WHERE id = 3";
+	struct found out = {0};
+
+	pii_scan(fx->e, fx->s, PII_CTX_SQL_INSERT, NULL, 0, (const uint8_t *)upsert, strlen(upsert),
+		 collect, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.f[0].type, PII_PASSWORD);
+	assert_true(key_is(&out.f[0], "password"));
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_SQL_WHERE, NULL, 0, (const uint8_t *)fr, strlen(fr), collect,
+		 &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.f[0].type, PII_PASSWORD);
+}
+
 /* Words just before a value: for ("call") and against ("order") its type. */
 static void test_nearby_words(void **state)
 {
@@ -448,6 +469,7 @@ int main(void)
 		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
 		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
+		cmocka_unit_test(test_sql_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
