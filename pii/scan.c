@@ -234,7 +234,11 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 				  .len = s->len,
 				  .start = c->start,
 				  .end = c->end,
-				  .quoted = c->quoted};
+				  .quoted = c->quoted,
+				  /* a whole value under its key: a quoted string, a cell, a field;
+				   * not the rest of a line after `key:` in prose */
+				  .keyed = !p && (c->quoted || !kind_is_text(s->kind) ||
+						  (c->start == 0 && c->end == s->len))};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0};
 	uint32_t bit = 1u << c->type;

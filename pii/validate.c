@@ -1258,7 +1258,6 @@ enum pii_verdict pii_address_check(const uint8_t *v, size_t len)
 	return alpha_words >= 1 ? PII_SHAPE : PII_INVALID;
 }
 
-/* Widens a token candidate to the run of characters its kind is made of (bounded). */
 /*
  * Is the candidate the tail of a spaced IBAN ("DE79 0500 0085 0952 1900 15")? Groups of
  * four letters or digits, one space apart, back to one that starts two letters and two
@@ -1284,6 +1283,46 @@ static bool iban_tail(const struct pii_cand_view *c)
 	return false;
 }
 
+/*
+ * An address in any country's format, for a value a key already calls an address
+ * ("Gutestr. 219, 45245 Regensburg", "45, avenue de Bernier", "Flat 7\nBibi island"):
+ * words and a house number or postcode, on up to five lines, and nothing that makes it
+ * something else (an email, a URL, a date, a bare number).
+ */
+static enum pii_verdict address_keyed_check(const uint8_t *v, size_t len)
+{
+	size_t digits = 0, letters = 0, word_letters = 0, long_words = 0, lines = 1;
+	bool number = false;
+
+	if (len < 4 || len > 200 || date_parse(v, len) == len)
+		return PII_INVALID;
+	for (size_t i = 0; i <= len; i++) {
+		uint8_t ch = i < len ? v[i] : ' ';
+
+		if (ch == '@' || (ch == ':' && i + 2 < len && v[i + 1] == '/'))
+			return PII_INVALID;
+		if (is_alpha(ch) || ch >= 0x80) {
+			letters++;
+			word_letters++;
+			continue;
+		}
+		long_words += word_letters >= 3;
+		word_letters = 0;
+		if (is_digit(ch)) {
+			digits++;
+			number = true;
+		} else if (ch == '\n' || (ch == '\\' && i + 1 < len && v[i + 1] == 'n')) {
+			lines++; /* a newline, or one escaped in JSON */
+		} else if (ch < 0x20) {
+			return PII_INVALID;
+		}
+	}
+	if (lines > 5 || long_words == 0 || !number || digits > letters)
+		return PII_INVALID;
+	return PII_SHAPE;
+}
+
+/* Widens a token candidate to the run of characters its kind is made of (bounded). */
 static void extend_run(struct pii_cand_view *c, bool (*in)(uint8_t), size_t max)
 {
 	while (c->end < c->len && c->end - c->start < max && in(c->text[c->end]))
@@ -1497,6 +1536,8 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		    (c->end + 1 == c->len || !is_alpha(t[c->end + 1])))
 			c->end++; /* "Main St." keeps its abbreviation point */
 		r = pii_address_check(t + c->start, c->end - c->start);
+		if (r == PII_INVALID && c->keyed)
+			return address_keyed_check(t + c->start, c->end - c->start);
 		if (r == PII_INVALID)
 			return r;
 		n = address_unit(t + c->end, c->len - c->end);

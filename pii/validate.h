@@ -30,6 +30,7 @@ struct pii_cand_view {
 	size_t len;
 	size_t start, end;
 	bool quoted; /* the value was between quotes: spaces are part of it */
+	bool keyed;  /* the whole value under a key that names the type (no pattern) */
 };
 
 enum pii_validator {

@@ -337,6 +337,39 @@ static void test_sql_keyed(void **state)
 	assert_int_equal(out.f[0].type, PII_PASSWORD);
 }
 
+/* Under an address key, addresses in any country's format; the rest of a prose line is
+ * not one, nor is a MAC address under a hardware-address key. */
+static void test_address_keyed(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		const char *column, *value;
+		int want;
+	} t[] = {
+		{"shipping_address", "Gutestr. 219, 45245 Regensburg", 1},
+		{"adresse", "45, avenue de Bernier", 1},
+		{"home_address", "Flat 7\nBibi island\nOwenhaven\nDT0E 7TA", 1},
+		{"street", "Jaydahof 9", 1},
+		{"address", "see ticket", 0},
+		{"address", "2024-05-01", 0},
+		{"hw_addr", "5a:d3:f9:fa:36:b1", 0},
+		{"email_address", "jane@example.com", 0}, /* an email, not an address */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct found out = {0};
+		int n = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_RESULT_ROW, t[i].column, strlen(t[i].column),
+			 (const uint8_t *)t[i].value, strlen(t[i].value), collect, &out);
+		for (int k = 0; k < out.n; k++)
+			n += out.f[k].type == PII_ADDRESS;
+		if (n != t[i].want)
+			fail_msg("%s = '%s': %d addresses, want %d", t[i].column, t[i].value, n,
+				 t[i].want);
+	}
+}
+
 /* Words just before a value: for ("call") and against ("order") its type. */
 static void test_nearby_words(void **state)
 {
@@ -469,7 +502,7 @@ int main(void)
 		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
 		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
 		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
-		cmocka_unit_test(test_sql_keyed),
+		cmocka_unit_test(test_sql_keyed),     cmocka_unit_test(test_address_keyed),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
