@@ -106,6 +106,7 @@ struct pii_cand {
 	bool quoted;
 };
 
+#define PII_DECODE_MAX	   16384 /* query strings and forms decoded up to this length */
 #define PII_SPANS_MAX	   2048
 #define PII_CANDS_MAX	   4096
 #define PII_KEYCACHE_SLOTS 512 /* power of two */
@@ -144,6 +145,10 @@ struct pii_scratch {
 	size_t len;
 	enum pii_context_kind kind;
 	struct pii_param_keys *params; /* set only inside pii_sql_param_keys() */
+	/* a percent-decoded query string and where its escapes were (decoded offsets) */
+	uint8_t decoded[PII_DECODE_MAX];
+	uint32_t escapes[PII_DECODE_MAX / 3 + 1];
+	uint32_t nescapes;
 };
 
 /* keys.c: fills s->spans with the values of text and their keys, by kind. */
@@ -163,6 +168,13 @@ void pii_nearby_free(struct pii_nearby_table *t);
 /* nearby.c: the types the words of text[0..len) speak for (pos) and against (neg). */
 struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text,
 					size_t len);
+
+/* percent.c: decodes %XX (but not %26, %3D, %25) and '+' into out (len bytes at most);
+ * escapes gets the decoded offset of each %XX. Returns the decoded length. */
+size_t pii_percent_decode(const uint8_t *in, size_t len, uint8_t *out, uint32_t *escapes,
+			  uint32_t *nescapes);
+/* percent.c: the raw offset of decoded offset off. */
+uint32_t pii_percent_raw_offset(const uint32_t *escapes, uint32_t n, uint32_t off);
 
 /* rules.c: builds a phrase from a word in the rule file. */
 int pii_phrase_init(struct pii_phrase *p, const char *word, size_t len);

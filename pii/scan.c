@@ -372,19 +372,12 @@ static void judge_all(struct pii_scratch *s, uint32_t from)
 		cand_judge(s, &s->cands[i]);
 }
 
-int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
-	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
-	     pii_finding_fn cb, void *arg)
+/* Finds, judges and resolves the findings of text into s->found. */
+static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
+		      const char *column_or_key, size_t column_len, const uint8_t *text, size_t len)
 {
 	bool field, field_done = false;
-	int reported = 0;
 
-	if ((unsigned)kind >= PII_CTX_COUNT || !e || !s || s->engine != e)
-		return -EINVAL;
-	if (len > UINT32_MAX - 1)
-		return -EOVERFLOW;
-	if (!text || len == 0)
-		return 0;
 	s->text = text;
 	s->len = len;
 	s->kind = kind;
@@ -426,9 +419,40 @@ int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context
 	if (s->overflow)
 		s->truncated++;
 	s->nfound = findings_resolve(s->found, s->nfound);
+}
+
+int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
+	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
+	     pii_finding_fn cb, void *arg)
+{
+	bool decoded = false;
+	int reported = 0;
+
+	if ((unsigned)kind >= PII_CTX_COUNT || !e || !s || s->engine != e)
+		return -EINVAL;
+	if (len > UINT32_MAX - 1)
+		return -EOVERFLOW;
+	if (!text || len == 0)
+		return 0;
+	/* a query string or form: scanned decoded, reported at raw offsets */
+	if (kind == PII_CTX_HTTP_QUERY && len <= PII_DECODE_MAX &&
+	    (memchr(text, '%', len) || memchr(text, '+', len))) {
+		size_t n = pii_percent_decode(text, len, s->decoded, s->escapes, &s->nescapes);
+
+		scan_text(e, s, kind, column_or_key, column_len, s->decoded, n);
+		decoded = true;
+	} else {
+		scan_text(e, s, kind, column_or_key, column_len, text, len);
+	}
 	for (uint32_t i = 0; i < s->nfound; i++) {
+		struct pii_finding *f = &s->found[i];
+
+		if (decoded) {
+			f->start = pii_percent_raw_offset(s->escapes, s->nescapes, f->start);
+			f->end = pii_percent_raw_offset(s->escapes, s->nescapes, f->end);
+		}
 		reported++;
-		if (cb && cb(&s->found[i], arg))
+		if (cb && cb(f, arg))
 			break;
 	}
 	return reported;

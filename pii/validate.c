@@ -474,9 +474,10 @@ enum pii_verdict pii_ip_check(const uint8_t *v, size_t len)
 	return PII_CHECKED;
 }
 
+/* RFC 5322 atext, and UTF-8 (RFC 6531: josé.garcía@example.es) */
 static bool email_local_char(uint8_t c)
 {
-	return is_alnum(c) || (c && strchr(".!#$%&'*+/=?^_`{|}~-", c));
+	return is_alnum(c) || c >= 0x80 || (c && strchr(".!#$%&'*+/=?^_`{|}~-", c));
 }
 
 /* Is the domain's last label a real suffix, with a registrable name below the suffix? */
@@ -1368,10 +1369,18 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 			/* the characters addresses use in practice, not every one RFC 5322 allows:
 			 * "user=john@x" in a query string is john's address */
 			while (c->start > lim &&
-			       (is_alnum(t[c->start - 1]) || strchr("._%+-", t[c->start - 1])))
+			       (is_alnum(t[c->start - 1]) || t[c->start - 1] >= 0x80 ||
+				strchr("._%+-", t[c->start - 1])))
 				c->start--;
+			/* a run longer than a local part can be (64) is something else's */
+			if (c->start == lim && lim > 0 &&
+			    (is_alnum(t[lim - 1]) || strchr("._%+-", t[lim - 1])))
+				return PII_INVALID;
 			while (c->start < c->end && t[c->start] == '.')
 				c->start++;
+			/* https://user:token@host: a URL's credentials, not an address */
+			if (c->start >= 3 && !memcmp(t + c->start - 3, "://", 3))
+				return PII_INVALID;
 		}
 		trim(c);
 		extend_run(c, domain_char, 64 + 3 + 253);

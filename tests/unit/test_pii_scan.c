@@ -370,6 +370,27 @@ static void test_address_keyed(void **state)
 	}
 }
 
+/* A query string is scanned decoded and reported at its raw offsets. */
+static void test_percent_encoded(void **state)
+{
+	struct fixture *fx = *state;
+	const char *q = "/signup?customer_name=Cornelia%20de%20Haas&tel=%2B34%20482%2052%2043"
+			"%2080&next=%2Fhome%3Fa%3Db";
+	struct found out = {0};
+
+	pii_scan(fx->e, fx->s, PII_CTX_HTTP_QUERY, NULL, 0, (const uint8_t *)q, strlen(q), collect,
+		 &out);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.f[0].type, PII_PERSON_NAME);
+	assert_int_equal(out.f[0].end - out.f[0].start, strlen("Cornelia%20de%20Haas"));
+	assert_memory_equal(q + out.f[0].start, "Cornelia%20de%20Haas",
+			    out.f[0].end - out.f[0].start);
+	assert_int_equal(out.f[1].type, PII_PHONE);
+	assert_memory_equal(q + out.f[1].start, "%2B34%20482%2052%2043%2080",
+			    out.f[1].end - out.f[1].start);
+	assert_true(key_is(&out.f[1], "tel"));
+}
+
 /* Words just before a value: for ("call") and against ("order") its type. */
 static void test_nearby_words(void **state)
 {
@@ -497,12 +518,19 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_contexts), cmocka_unit_test(test_scan_order_and_overlap),
-		cmocka_unit_test(test_scan_edges),    cmocka_unit_test(test_column_memory),
-		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
-		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
-		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
-		cmocka_unit_test(test_sql_keyed),     cmocka_unit_test(test_address_keyed),
+		cmocka_unit_test(test_scan_contexts),
+		cmocka_unit_test(test_scan_order_and_overlap),
+		cmocka_unit_test(test_scan_edges),
+		cmocka_unit_test(test_column_memory),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_finding_keys),
+		cmocka_unit_test(test_param_keys),
+		cmocka_unit_test(test_nearby_words),
+		cmocka_unit_test(test_sql_keyed),
+		cmocka_unit_test(test_address_keyed),
+		cmocka_unit_test(test_percent_encoded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

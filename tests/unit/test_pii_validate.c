@@ -214,6 +214,9 @@ static void test_email(void **state)
 		{"user+tag@mail.example.org", PII_CHECKED},
 		{"o'brien@example.ie", PII_CHECKED},
 		{"john%40example.com", PII_CHECKED},
+		{"jos\xc3\xa9.garc\xc3\xad"
+		 "a@example.es",
+		 PII_CHECKED}, /* RFC 6531 */
 		{"user@localhost", PII_INVALID},
 		{"icon@2x.png", PII_INVALID},	 /* .png is no top-level domain */
 		{"build@ci.local", PII_INVALID}, /* .local is not on the public suffix list */
@@ -493,6 +496,13 @@ static void test_validate_extents(void **state)
 		{PII_V_PASSWORD, "password=hunter2 user=x", 9, 23, "hunter2"},
 		{PII_V_PHONE, "iban=DE79 0500 0085 0952 1900 15", 25, 37, NULL},
 		{PII_V_CARD, "AT57 7208 6113 9269 0545", 10, 24, NULL},
+		{PII_V_EMAIL,
+		 "to jos\xc3\xa9"
+		 "@example.es now",
+		 8, 10,
+		 "jos\xc3\xa9"
+		 "@example.es"},
+		{PII_V_EMAIL, "https://token123@github.com/x", 16, 18, NULL}, /* URL credentials */
 		{PII_V_IP, "from 10.0.0.1.5 ok", 5, 13, NULL},
 		{PII_V_IP, "Chrome/120.0.6099.71 Safari", 7, 20, NULL},
 	};
