@@ -516,6 +516,86 @@ static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 	}
 }
 
+#define CSV_COLS_MAX 64
+
+/*
+ * A CSV export (RFC 4180; ',' ';' or tab): the header line names the columns, and each
+ * field of the rows below is a value under its column's name, so "id,contact_name\n7,Levi
+ * van Dijk" is judged as a contact_name. The header must be names only (no digits first,
+ * no spaces at the ends), two or more, and every row must have as many fields, or the
+ * text is not taken for CSV. Returns whether it was.
+ */
+static bool spans_csv(struct pii_scratch *s, const uint8_t *p, size_t len)
+{
+	struct {
+		uint32_t off, len;
+	} cols[CSV_COLS_MAX];
+	uint32_t ncols = 0, first_span = s->nspans;
+	uint8_t sep = 0;
+	size_t i = 0;
+
+	/* the header: identifiers and one separator */
+	while (i < len && p[i] != '\n' && p[i] != '\r') {
+		size_t st = i;
+
+		if (!is_ident_start(p[i]) || ncols == CSV_COLS_MAX)
+			return false;
+		while (i < len && (is_ident(p[i]) || p[i] == '-' || p[i] == '.'))
+			i++;
+		cols[ncols].off = (uint32_t)st;
+		cols[ncols].len = (uint32_t)(i - st);
+		ncols++;
+		if (i < len && (p[i] == ',' || p[i] == ';' || p[i] == '\t')) {
+			if (sep && p[i] != sep)
+				return false;
+			sep = p[i++];
+		} else if (i < len && p[i] != '\n' && p[i] != '\r') {
+			return false;
+		}
+	}
+	if (ncols < 2 || !sep || i >= len)
+		return false;
+	/* the rows: fields by position, quoted fields may hold separators and newlines */
+	while (i < len) {
+		uint32_t col = 0;
+
+		while (i < len && (p[i] == '\n' || p[i] == '\r'))
+			i++;
+		if (i >= len)
+			break;
+		for (;;) {
+			size_t vs = i, ve;
+			bool quoted = i < len && p[i] == '"';
+
+			if (quoted) {
+				i = skip_quoted(p, len, i, '"', false, &ve);
+				vs++;
+			} else {
+				while (i < len && p[i] != sep && p[i] != '\n' && p[i] != '\r')
+					i++;
+				ve = i;
+			}
+			if (col < ncols)
+				span_add(s, vs, ve, (const char *)p + cols[col].off, cols[col].len,
+					 quoted);
+			col++;
+			if (i < len && p[i] == sep) {
+				i++;
+				continue;
+			}
+			break;
+		}
+		/* a row that does not fit the header: not CSV after all */
+		if (col != ncols && i < len) {
+			s->nspans = first_span;
+			return false;
+		}
+		while (i < len && p[i] != '\n' && p[i] != '\r')
+			i++; /* junk after a closing quote */
+	}
+	return true;
+}
+
 /* The last segment of a JSON path ("$.user.email" -> "email", "items[0].ssn" -> "ssn"). */
 static void path_leaf(const char **key, size_t *len)
 {
@@ -582,7 +662,7 @@ void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const cha
 	case PII_CTX_FREE_TEXT:
 		if (key)
 			span_add(s, 0, len, key, key_len, false);
-		else
+		else if (!spans_csv(s, text, len))
 			spans_pairs(s, text, len);
 		break;
 	case PII_CTX_COUNT:

@@ -64,7 +64,8 @@ struct pii_finding {
 	float confidence;    /* 0..1 */
 	/* the key the value sits under when the finding is that whole value (an INSERT's
 	 * column, `col = '...'`, a JSON member, a query-string name, `key: value`), else
-	 * NULL: points into the text or the caller's column_or_key */
+	 * NULL: points into the text, the caller's column_or_key or (a percent-decoded
+	 * query string) the scratch, valid only during the callback */
 	const char *key;
 	uint32_t key_len;
 };

@@ -2,7 +2,7 @@
  * libFuzzer: the PII scanner over any bytes in every context kind. The first byte picks
  * the kind and how long a column name is taken from the input; the rest is the text.
  * Findings must lie inside the text, in order and without overlap, with a confidence in
- * (0, 1], and a key (when set) inside the text or the column name; masking every
+ * (0, 1], and a key (when set) readable to its end; masking every
  * finding must stay within its buffer. The same bytes as a prepared statement: every
  * placeholder key found lies inside the statement.
  * Run from the repository root (it loads config/pii.yaml, or $PII_RULES).
@@ -17,12 +17,11 @@
 
 static struct pii_engine *engine;
 static struct pii_scratch *scratch;
+static volatile unsigned key_sum;
 
 struct check {
 	const uint8_t *text;
 	size_t len;
-	const char *column;
-	size_t column_len;
 	uint32_t last_end;
 };
 
@@ -41,8 +40,11 @@ static int on_finding(const struct pii_finding *f, void *arg)
 	if (f->start >= f->end || f->end > c->len || f->start < c->last_end ||
 	    (unsigned)f->type >= PII_TYPE_COUNT || !(f->confidence > 0.0f) || f->confidence > 1.0f)
 		abort();
-	if (f->key && !inside(f->key, f->key_len, c->text, c->len) &&
-	    !inside(f->key, f->key_len, c->column, c->column_len))
+	/* a key may also lie in the scratch's decoded copy of a query string: read it all,
+	 * so ASan sees a key that points anywhere else */
+	for (uint32_t i = 0; f->key && i < f->key_len; i++)
+		key_sum += (uint8_t)f->key[i];
+	if (!f->key && f->key_len)
 		abort();
 	c->last_end = f->end;
 	if (pii_mask(f->type, c->text + f->start, f->end - f->start, out, sizeof(out)) >=
@@ -86,8 +88,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(copy, data + 1 + col_len, size - 1 - col_len);
 	c.text = copy;
 	c.len = size - 1 - col_len;
-	c.column = col_len ? (const char *)data + 1 : NULL;
-	c.column_len = col_len;
 	pii_scan(engine, scratch, (enum pii_context_kind)(data[0] % PII_CTX_COUNT),
 		 col_len ? (const char *)data + 1 : NULL, col_len, copy, c.len, on_finding, &c);
 	pii_sql_param_keys(scratch, copy, c.len, data[0] & 1, keys, key_lens, 16);

@@ -370,6 +370,32 @@ static void test_address_keyed(void **state)
 	}
 }
 
+/* A CSV export: each field is judged under its header's name. */
+static void test_csv(void **state)
+{
+	struct fixture *fx = *state;
+	const char *csv = "id,contact_name,login_password,order_ref\n"
+			  "7,Levi van Dijk,Falcon4056#,4111111111111111\n"
+			  "8,\"Doe, Jane\",\"hunter2, really\",5\n";
+	const char *prose = "id,name is what we call it, said nobody\nsee you";
+	struct found out = {0};
+	int names = 0, passwords = 0;
+
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)csv, strlen(csv),
+		 collect, &out);
+	for (int i = 0; i < out.n; i++) {
+		assert_int_not_equal(out.f[i].type, PII_CREDIT_CARD); /* an order_ref */
+		names += out.f[i].type == PII_PERSON_NAME && key_is(&out.f[i], "contact_name");
+		passwords += out.f[i].type == PII_PASSWORD && key_is(&out.f[i], "login_password");
+	}
+	assert_int_equal(names, 1); /* "Doe, Jane" is not a name's shape */
+	assert_int_equal(passwords, 2);
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)prose, strlen(prose),
+		 collect, &out);
+	assert_int_equal(out.n, 0);
+}
+
 /* A query string is scanned decoded and reported at its raw offsets. */
 static void test_percent_encoded(void **state)
 {
@@ -531,6 +557,7 @@ int main(void)
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_percent_encoded),
+		cmocka_unit_test(test_csv),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
