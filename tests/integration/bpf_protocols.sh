@@ -63,15 +63,21 @@ def ok(c, name):
     n += 1
     failed += not c
     print(("ok %d - %s" if c else "not ok %d - %s") % (n, name))
+    return c
 def side(proto, role, port):
     return [r for r in q if r["proto"] == proto and r["conn"]["role"] == role
             and r["conn"]["dst"].endswith(f":{port}")]
 for role, who in (("client", "curl"), ("server", "nginx")):
     h = side("http", role, base)
     gets = [r for r in h if r.get("path", "").startswith("/data.json?n=")]
-    ok(len(gets) == 3 and all(r["method"] == "GET" and r["status_code"] == 200 and
-                              r.get("content_type") == "application/json" for r in gets),
-       f"http, {role} side ({who}): three GETs, 200, application/json ({len(gets)})")
+    good = ok(len(gets) == 3 and all(r["method"] == "GET" and r["status_code"] == 200 and
+                                     r.get("content_type") == "application/json" for r in gets),
+              f"http, {role} side ({who}): three GETs, 200, application/json ({len(gets)})")
+    if not good:  # what was seen instead, for the next one who reads a failed run
+        for r in recs:
+            if r["conn"].get("comm") == who or r.get("proto") == "http":
+                print("# ", json.dumps({k: r.get(k) for k in ("type", "event", "seen", "reason",
+                      "proto", "path", "status", "status_code")} | {"conn": r["conn"]}))
     miss = [r for r in h if r.get("path") == "/missing"]
     ok(len(miss) == 1 and miss[0]["status_code"] == 404, f"http, {role} side: the 404")
     tls = side("http", role, base + 2)
