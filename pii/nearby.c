@@ -12,19 +12,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "engine.h"
-
-static uint64_t word_hash(const char *w, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)w[i];
-		h *= 0x100000001b3ull;
-	}
-	return h;
-}
 
 static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const char *w, size_t n,
 					 uint64_t h)
@@ -40,7 +30,7 @@ static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const
 static void table_add(struct pii_nearby_table *t, const struct pii_phrase *p, uint32_t pos,
 		      uint32_t neg)
 {
-	uint64_t h = word_hash(p->norm, p->norm_len);
+	uint64_t h = XXH3_64bits(p->norm, p->norm_len);
 	struct pii_nearby_word *s = slot_find(t, p->norm, p->norm_len, h);
 	uint8_t words = 1;
 
@@ -105,7 +95,7 @@ struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_
 			while (end < nn && norm[end] != '_')
 				end++;
 			s = slot_find(t, norm + start, end - start,
-				      word_hash(norm + start, end - start));
+				      XXH3_64bits(norm + start, end - start));
 			if (s->norm) {
 				cls.pos |= s->pos;
 				cls.neg |= s->neg;

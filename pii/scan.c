@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "engine.h"
 
@@ -51,13 +52,7 @@ uint64_t pii_scratch_truncated(const struct pii_scratch *s)
 
 static uint64_t key_hash(const char *k, size_t n)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-
-	for (size_t i = 0; i < n; i++) {
-		h ^= (uint8_t)k[i];
-		h *= 0x100000001b3ull;
-	}
-	return h ? h : 1;
+	return XXH3_64bits(k, n) | 1; /* never 0, the empty slot's mark */
 }
 
 static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, size_t n)

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <xxhash.h>
+
 #include "validate.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -492,14 +494,9 @@ static bool domain_registrable(const struct psl_ctx_st *psl, const char *domain,
 static bool domain_registrable_memo(struct pii_psl_memo *m, const char *domain, size_t len,
 				    size_t tld)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
+	uint64_t h = XXH3_64bits(domain, len) | 1; /* never 0, the empty mark */
 	uint32_t i;
 
-	for (size_t k = 0; k < len; k++) {
-		h ^= (uint8_t)domain[k];
-		h *= 0x100000001b3ull;
-	}
-	h |= 1; /* never 0, the empty mark */
 	i = (uint32_t)(h >> 32) & (PII_PSL_MEMO_SLOTS - 1);
 	if (m->slot[i].hash != h) { /* a miss overwrites: a memory, not a record */
 		m->slot[i].hash = h;
