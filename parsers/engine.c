@@ -579,6 +579,8 @@ void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, 
 {
 	struct parse_engine *eng = ctx->eng;
 
+	if (n == 0)
+		return; /* no parameters: the statement is not read */
 	if (eng->pii && stmt) {
 		pii_sql_param_keys(eng->pii_scratch, (const uint8_t *)stmt->text, stmt->text_len,
 				   dollar, cols, lens, n);

@@ -772,7 +772,8 @@ static void my_params(struct parse_ctx *ctx, struct my_state *st, struct query_r
 			types[i] = (uint16_t)e->param_types[i];
 		}
 	}
-	record_param_columns(ctx, e, false, cols, col_lens, STMT_PARAMS_MAX);
+	record_param_columns(ctx, e, false, cols, col_lens,
+			     known < STMT_PARAMS_MAX ? known : STMT_PARAMS_MAX);
 	for (uint32_t i = 0; i < known && !w->bad; i++) {
 		bool is_null = nulls[i / 8] & (1u << (i % 8));
 		char text[64];

@@ -146,7 +146,7 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
  * The columns a prepared statement's bind parameters stand for (`email = $2`, an INSERT's
  * column list), to hand each parameter to record_value() under its column: cols[i] views
  * into stmt, NULL when unknown (and always when PII scanning is off). dollar: $1, $2
- * (PostgreSQL) rather than ? (MySQL).
+ * (PostgreSQL) rather than ? (MySQL). n: the parameters to name (0: nothing is done).
  */
 void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
 			  const char **cols, uint32_t *lens, uint32_t n);

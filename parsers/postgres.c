@@ -614,7 +614,8 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 	}
 	if (st->bind_stmt_len)
 		record_set_str(rec, RS_STATEMENT, st->bind_stmt, st->bind_stmt_len);
-	record_param_columns(ctx, e, true, cols, col_lens, STMT_PARAMS_MAX);
+	record_param_columns(ctx, e, true, cols, col_lens,
+			     st->bind_count < STMT_PARAMS_MAX ? st->bind_count : STMT_PARAMS_MAX);
 	for (uint16_t i = 0; i < st->bind_count; i++) {
 		uint16_t l;
 
