@@ -32,7 +32,7 @@ endif
 CPPFLAGS := -I. -Iruntime -Iparsers -I$(BUILD) -D_GNU_SOURCE -DWIREWATCH_VERSION='"$(WIREWATCH_VERSION)"'
 CFLAGS := -std=c11 -Wall -Wextra -Werror -pthread -MMD -MP -fno-strict-aliasing
 LDFLAGS := -pthread
-LDLIBS := -lbpf -lelf -lz -luring -lck -lyaml -lmicrohttpd -lpcap -lxxhash -lm
+LDLIBS := -lbpf -lelf -lz -lbrotlidec -lbrotlienc -lzstd -luring -lck -lyaml -lmicrohttpd -lpcap -lxxhash -lm
 MALLOC_LIB := -ljemalloc
 
 ifeq ($(VARIANT),release)

@@ -9,11 +9,12 @@
  * engine whole, up to HTTP_BODY_SCAN_MAX bytes, in windows cut after the last value end
  * ("\n,&}]") so that no value is cut in two: the bytes after the cut stay in the engine's
  * buffer and lead the next window (a window never crosses chunk framing). Bodies in gzip
- * or deflate (Content-Encoding, RFC 9110 8.4.1) are inflated with zlib into a per-direction
- * text window made on first need and kept for the connection, and scanned the same way;
- * so are bodies delimited by the close, whose last bytes come with no call of their own.
- * Bodies cut by the budget, that fail to inflate or are in a coding not decoded here are
- * counted. Responses pair with requests in
+ * or deflate (Content-Encoding, RFC 9110 8.4.1) are inflated with zlib, bodies in br
+ * (RFC 7932) decoded with libbrotli and in zstd (RFC 8878) with libzstd, into a
+ * per-direction text window made on first need and kept for the connection, and scanned
+ * the same way; so are bodies delimited by the close, whose last bytes come with no call
+ * of their own. Bodies cut by the budget, that fail to decode or are in a coding not
+ * decoded here are counted. Responses pair with requests in
  * order (RFC 9112 9.3.2 pipelining): a small ring remembers, per request still waiting,
  * what decides the response's framing (HEAD, CONNECT, an Upgrade offer) and whether it
  * got a record. Interim 1xx responses (100-continue, 103) do not complete a request;
@@ -24,11 +25,17 @@
  * The Authorization header is recorded as its scheme only ("basic", "bearer"), never
  * its credentials, and is not handed to the PII engine.
  */
+#include <errno.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+
+#include <brotli/decode.h>
+#include <zstd.h>
+#include <zstd_errors.h>
 
 #include "counters.h"
 #include "parser.h"
@@ -46,12 +53,23 @@
  */
 #define HTTP_BODY_SCAN_MAX (1u << 20)
 /* A zip bomb: past the first 64 KiB inflated, more than 250 bytes out per byte in. Text
- * that compresses that well is runs of one byte, with no room for distinct values. */
+ * that compresses that well is runs of one byte, with no room for distinct values. Brotli
+ * and zstd reach that ratio too (one byte repeated), and are stopped the same way. */
 #define HTTP_INFLATE_RATIO	250
 #define HTTP_INFLATE_RATIO_FROM 65536
-/* Decoders alive per worker thread, each about 56 KiB (text window, zlib's state and its
- * 32 KiB history); a compressed body beyond them is counted, not scanned. */
-#define HTTP_DECODERS_MAX 128
+/*
+ * Decoders alive per worker thread, each about 56 KiB (text window, zlib's state and its
+ * 32 KiB history); a compressed body beyond them is counted, not scanned. A br or zstd
+ * body also needs its history window, as large as the stream says: zstd's is limited to
+ * 8 MiB (RFC 9659 3: what an HTTP zstd decoder must accept), brotli's (up to 16 MiB) to
+ * the same, so one direction decoding holds at most about 9 MiB; a stream asking for more
+ * is counted as undecoded. Brotli's state is freed at each message's end (it has no
+ * reset), and zstd's when its window grew past HTTP_DEC_KEEP_BYTES.
+ */
+#define HTTP_DECODERS_MAX    128
+#define HTTP_ZSTD_WINDOW_LOG 23		/* 8 MiB */
+#define HTTP_BR_MEM_MAX	     (9u << 20) /* a 2^23-byte ring buffer and the decoder's tables */
+#define HTTP_DEC_KEEP_BYTES  (1u << 20) /* a zstd state kept between messages */
 
 enum http_counter {
 	HTTP_MALFORMED,
@@ -79,15 +97,17 @@ static const struct counter_def http_counter_defs[HTTP_COUNTERS] = {
 		{"http_upgraded_total",
 		 "Connections switched to another protocol (101, CONNECT, HTTP/2 preface)"},
 	[HTTP_BODY_CAPPED] = {"http_body_scan_capped_total",
-			      "Message bodies scanned for PII only in part: past 1 MiB (inflated), "
-			      "or inflating at more than 250:1"},
-	[HTTP_BODY_DECODE_ERRORS] = {"http_body_decode_errors_total",
-				     "gzip or deflate bodies that did not inflate (corrupt or cut "
-				     "short): scanned no further"},
+			      "Message bodies scanned for PII only in part: past 1 MiB (decoded), "
+			      "or decoding at more than 250:1"},
+	[HTTP_BODY_DECODE_ERRORS] =
+		{"http_body_decode_errors_total",
+		 "gzip, deflate, br or zstd bodies that did not decode (corrupt "
+		 "or cut short): scanned no further"},
 	[HTTP_BODY_UNDECODED] =
 		{"http_body_undecoded_total",
-		 "Bodies not scanned for PII: a content coding not decoded here (br, "
-		 "zstd, several), or no decoder to spare on the worker"},
+		 "Bodies not scanned for PII: a content coding not decoded here (compress, "
+		 "several stacked), a br or zstd window over 8 MiB, or no decoder to spare "
+		 "on the worker"},
 };
 
 enum http_phase {
@@ -115,7 +135,9 @@ enum http_coding {
 	HC_IDENTITY,
 	HC_GZIP,    /* gzip, x-gzip */
 	HC_DEFLATE, /* the zlib format (RFC 1950); some servers send raw deflate (RFC 1951) */
-	HC_OTHER,   /* br, zstd, compress, or more than one coding: not decoded */
+	HC_BR,	    /* brotli (RFC 7932) */
+	HC_ZSTD,    /* Zstandard (RFC 8878, RFC 9659) */
+	HC_OTHER,   /* compress, unknown, or more than one coding: not decoded */
 };
 
 /* How the body of the current message reaches the PII engine. */
@@ -127,14 +149,23 @@ enum http_scan {
 };
 
 /*
- * A body decoder: zlib's stream and the text it produced that was not scanned yet.
- * Made on the first body that needs one and kept for the connection (inflateReset2 per
- * message); freed by http_state_free. Owned by the worker parsing the connection.
+ * A body decoder: the libraries' streams and the text they produced that was not scanned
+ * yet. Made on the first body that needs one and kept for the connection; each library's
+ * state is made on the first body in its coding. zlib's and zstd's are reset per message
+ * (inflateReset2, ZSTD_DCtx_reset); brotli's has no reset and is made per message and
+ * destroyed at its end (dec_end_message). All freed by http_state_free. Owned by the
+ * worker parsing the connection.
  */
 struct http_dec {
 	z_stream zs;
-	bool zs_ready; /* inflateInit2 done */
-	uint32_t have; /* text bytes not scanned yet, from text[0] */
+	bool zs_ready;		/* inflateInit2 done */
+	bool br_refused;	/* br_alloc refused: the stream's window is over the limit */
+	BrotliDecoderState *br; /* NULL but during a br body */
+	ZSTD_DStream *zds;	/* NULL until a zstd body */
+	size_t br_bytes;	/* what br holds, through br_alloc */
+	uint64_t in_bytes;	/* compressed bytes of the message decoded (the bomb guard) */
+	uint64_t out_bytes;	/* decoded bytes of the message (the bomb guard) */
+	uint32_t have;		/* text bytes not scanned yet, from text[0] */
 	uint8_t text[HTTP_BODY_WINDOW];
 };
 
@@ -146,6 +177,7 @@ struct http_dir {
 	uint8_t coding;	   /* enum http_coding of the current body */
 	bool dec_started;  /* the decoder has seen the body's first bytes */
 	bool dec_done;	   /* the decoder takes no more input (stream end, error, budget) */
+	bool dec_clean;	   /* zstd: the last frame ended whole (another one may follow) */
 	uint32_t scanned;  /* head bytes already searched for the empty line */
 	uint32_t held;	   /* bytes the last call left to the engine's buffer (lost in a gap) */
 	uint64_t remaining;
@@ -298,8 +330,15 @@ static uint8_t coding_add(uint8_t cur, const uint8_t *p, size_t len)
 			c = HC_GZIP;
 		else if (ieq(p + s, e - s, "deflate"))
 			c = HC_DEFLATE;
+		else if (ieq(p + s, e - s, "br"))
+			c = HC_BR;
+		else if (ieq(p + s, e - s, "zstd"))
+			c = HC_ZSTD;
 		else
 			c = HC_OTHER;
+		/* Stacked codings ("gzip, br": br applied last) are not decoded: they would need
+		 * one decoder feeding another, and servers do not send them; they stay counted in
+		 * http_body_undecoded_total. */
 		cur = cur == HC_IDENTITY ? c : HC_OTHER;
 	}
 	return cur;
@@ -561,8 +600,59 @@ static uint32_t scan_window(const struct parse_ctx *ctx)
 /* Decoders alive on this thread (made and freed by the worker that owns the connection). */
 static _Thread_local uint32_t http_decoders;
 
-/* The direction's decoder, made on first need, emptied; NULL when none can be had. */
-static struct http_dec *dec_get(struct http_dir *d, bool inflating)
+/*
+ * brotli's allocations, counted per decoder: a stream whose window (up to 16 MiB, RFC 7932
+ * 9.1) would take the decoder past HTTP_BR_MEM_MAX is refused, as zstd refuses one over
+ * 2^HTTP_ZSTD_WINDOW_LOG. Each block is led by its size, in a max_align_t.
+ */
+static void *br_alloc(void *opaque, size_t size)
+{
+	struct http_dec *dec = opaque;
+	max_align_t *m;
+
+	if (size > HTTP_BR_MEM_MAX - dec->br_bytes) {
+		dec->br_refused = true;
+		return NULL;
+	}
+	m = malloc(sizeof(*m) + size);
+	if (!m)
+		return NULL;
+	memcpy(m, &size, sizeof(size));
+	dec->br_bytes += size;
+	return m + 1;
+}
+
+static void br_free(void *opaque, void *address)
+{
+	struct http_dec *dec = opaque;
+	max_align_t *m = address;
+	size_t size;
+
+	if (!m)
+		return;
+	m--;
+	memcpy(&size, m, sizeof(size));
+	dec->br_bytes -= size;
+	free(m);
+}
+
+/* The message's decoding is over: brotli's state (and its ring buffer) goes, and zstd's
+ * when a large window made it large; zlib's 44 KiB stay for the next message. */
+static void dec_end_message(struct http_dec *dec)
+{
+	if (dec->br) {
+		BrotliDecoderDestroyInstance(dec->br);
+		dec->br = NULL;
+	}
+	if (dec->zds && ZSTD_sizeof_DStream(dec->zds) > HTTP_DEC_KEEP_BYTES) {
+		ZSTD_freeDStream(dec->zds);
+		dec->zds = NULL;
+	}
+}
+
+/* The direction's decoder for a body in coding, made on first need, emptied; NULL when
+ * none can be had. */
+static struct http_dec *dec_get(struct http_dir *d, uint8_t coding)
 {
 	struct http_dec *dec = d->dec;
 
@@ -574,14 +664,46 @@ static struct http_dec *dec_get(struct http_dir *d, bool inflating)
 			return NULL;
 		memset(&dec->zs, 0, sizeof(dec->zs)); /* zalloc, zfree, opaque: zlib's own */
 		dec->zs_ready = false;
+		dec->br = NULL;
+		dec->zds = NULL;
+		dec->br_bytes = 0;
 		d->dec = dec;
 		http_decoders++;
 	}
-	/* 15 + 32: the largest window, a gzip or zlib header recognised by itself (zlib.h) */
-	if (inflating && !dec->zs_ready) {
-		if (inflateInit2(&dec->zs, 15 + 32) != Z_OK)
+	switch (coding) {
+	case HC_GZIP:
+	case HC_DEFLATE:
+		/* 15 + 32: the largest window, a gzip or zlib header recognised by itself */
+		if (!dec->zs_ready) {
+			if (inflateInit2(&dec->zs, 15 + 32) != Z_OK)
+				return NULL;
+			dec->zs_ready = true;
+		}
+		break;
+	case HC_BR:
+		/* no reset in libbrotli: a new instance for each message (one left by a
+		 * message that ended in a gap goes first) */
+		dec_end_message(dec);
+		dec->br_refused = false;
+		dec->br = BrotliDecoderCreateInstance(br_alloc, br_free, dec);
+		if (!dec->br)
 			return NULL;
-		dec->zs_ready = true;
+		break;
+	case HC_ZSTD:
+		if (!dec->zds) {
+			dec->zds = ZSTD_createDStream();
+			if (!dec->zds)
+				return NULL;
+			if (ZSTD_isError(ZSTD_DCtx_setParameter(dec->zds, ZSTD_d_windowLogMax,
+								HTTP_ZSTD_WINDOW_LOG))) {
+				ZSTD_freeDStream(dec->zds);
+				dec->zds = NULL;
+				return NULL;
+			}
+		}
+		break;
+	default:
+		break;
 	}
 	dec->have = 0;
 	return dec;
@@ -598,6 +720,10 @@ static void http_state_free(void *state)
 			continue;
 		if (dec->zs_ready)
 			inflateEnd(&dec->zs);
+		if (dec->br)
+			BrotliDecoderDestroyInstance(dec->br);
+		if (dec->zds)
+			ZSTD_freeDStream(dec->zds);
 		free(dec);
 		st->d[i].dec = NULL;
 		http_decoders--;
@@ -626,12 +752,103 @@ static void dec_scan(struct parse_ctx *ctx, struct query_record *rec, struct htt
 	dec->have -= n;
 }
 
-/* Body bytes into the decoder: copied (identity) or inflated into its text window. */
+enum dec_status {
+	DEC_OK,	     /* more input wanted, or more output to come */
+	DEC_END,     /* the stream (zstd: a frame) ended */
+	DEC_ERROR,   /* corrupt */
+	DEC_REFUSED, /* a window over the limit */
+};
+
+/*
+ * One decoding step of the body's library: from in[0..*in_len) into out[0..*out_len);
+ * on return *in_len is what was consumed and *out_len what was produced.
+ */
+static enum dec_status dec_step(struct http_dec *dec, uint8_t coding, const uint8_t *in,
+				size_t *in_len, uint8_t *out, size_t *out_len)
+{
+	switch (coding) {
+	case HC_BR: {
+		size_t avail_in = *in_len, avail_out = *out_len;
+		uint8_t *next_out = out;
+		BrotliDecoderResult r;
+
+		r = BrotliDecoderDecompressStream(dec->br, &avail_in, &in, &avail_out, &next_out,
+						  NULL);
+		*in_len -= avail_in;
+		*out_len -= avail_out;
+		if (r == BROTLI_DECODER_RESULT_SUCCESS)
+			return DEC_END;
+		if (r == BROTLI_DECODER_RESULT_ERROR)
+			return dec->br_refused ? DEC_REFUSED : DEC_ERROR;
+		return DEC_OK;
+	}
+	case HC_ZSTD: {
+		ZSTD_inBuffer ib = {in, *in_len, 0};
+		ZSTD_outBuffer ob = {out, *out_len, 0};
+		size_t r = ZSTD_decompressStream(dec->zds, &ob, &ib);
+
+		*in_len = ib.pos;
+		*out_len = ob.pos;
+		if (ZSTD_isError(r))
+			return ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge
+				       ? DEC_REFUSED
+				       : DEC_ERROR;
+		return r == 0 ? DEC_END : DEC_OK;
+	}
+	default: { /* HC_GZIP, HC_DEFLATE */
+		z_stream *zs = &dec->zs;
+		int rc;
+
+		zs->next_in = (Bytef *)(uintptr_t)in;
+		zs->avail_in = (uInt)*in_len;
+		zs->next_out = out;
+		zs->avail_out = (uInt)*out_len;
+		rc = inflate(zs, Z_NO_FLUSH);
+		*in_len -= zs->avail_in;
+		*out_len -= zs->avail_out;
+		zs->next_in = NULL; /* the bytes are the engine's: no pointer into them is kept */
+		zs->avail_in = 0;
+		if (rc == Z_STREAM_END)
+			return DEC_END;
+		/* Z_BUF_ERROR: no progress possible, more input wanted */
+		return rc == Z_OK || rc == Z_BUF_ERROR ? DEC_OK : DEC_ERROR;
+	}
+	}
+}
+
+/* The first bytes of a compressed body: the library's state made ready for a new stream. */
+static int dec_start(struct http_dir *d, const uint8_t *p, uint32_t n)
+{
+	struct http_dec *dec = d->dec;
+
+	d->dec_started = true;
+	dec->in_bytes = dec->out_bytes = 0;
+	switch (d->coding) {
+	case HC_GZIP:
+	case HC_DEFLATE: {
+		int bits = 15 + 32;
+
+		/* RFC 9110 8.4.1.2: "deflate" means the zlib format, yet some servers send raw
+		 * deflate. A zlib header has method 8 and is a multiple of 31 (RFC 1950 2.2). */
+		if (d->coding == HC_DEFLATE && !(n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 &&
+						 ((unsigned)p[0] << 8 | p[1]) % 31 == 0))
+			bits = -15;
+		return inflateReset2(&dec->zs, bits) == Z_OK ? 0 : -EINVAL;
+	}
+	case HC_ZSTD:
+		return ZSTD_isError(ZSTD_DCtx_reset(dec->zds, ZSTD_reset_session_only)) ? -EINVAL
+											: 0;
+	default: /* HC_BR: made new for this message by dec_get */
+		return dec->br ? 0 : -EINVAL;
+	}
+}
+
+/* Body bytes into the decoder: copied (identity) or decoded into its text window. */
 static void dec_feed(struct parse_ctx *ctx, struct http_dir *d, struct query_record *rec,
 		     const uint8_t *p, uint32_t n)
 {
 	struct http_dec *dec = d->dec;
-	z_stream *zs = &dec->zs;
+	size_t left = n;
 
 	if (d->dec_done)
 		return;
@@ -656,63 +873,60 @@ static void dec_feed(struct parse_ctx *ctx, struct http_dir *d, struct query_rec
 		}
 		return;
 	}
-	if (!d->dec_started) {
-		int bits = 15 + 32;
-
-		/* RFC 9110 8.4.1.2: "deflate" means the zlib format, yet some servers send raw
-		 * deflate. A zlib header has method 8 and is a multiple of 31 (RFC 1950 2.2). */
-		if (d->coding == HC_DEFLATE && !(n >= 2 && (p[0] & 0x0f) == 8 && (p[0] >> 4) <= 7 &&
-						 ((unsigned)p[0] << 8 | p[1]) % 31 == 0))
-			bits = -15;
-		d->dec_started = true;
-		if (inflateReset2(zs, bits) != Z_OK) {
-			parse_count(ctx, HTTP_BODY_DECODE_ERRORS);
-			d->dec_done = true;
-			return;
-		}
+	if (!d->dec_started && dec_start(d, p, n) < 0) {
+		parse_count(ctx, HTTP_BODY_DECODE_ERRORS);
+		d->dec_done = true;
+		return;
 	}
-	zs->next_in = (Bytef *)(uintptr_t)p;
-	zs->avail_in = n;
-	while (zs->avail_in > 0) {
+	/* until every byte is taken and the library holds no output back (it filled the
+	 * space it was given: more may be waiting inside it) */
+	for (;;) {
 		uint32_t budget = HTTP_BODY_SCAN_MAX - d->body_scanned;
-		uint32_t k = (uint32_t)sizeof(dec->text) - dec->have, out;
+		uint32_t k = (uint32_t)sizeof(dec->text) - dec->have;
+		size_t used = left, out, cap;
+		enum dec_status rc;
 		uint8_t probe;
-		int rc;
 
-		if (zs->total_out >= HTTP_INFLATE_RATIO_FROM &&
-		    zs->total_out / HTTP_INFLATE_RATIO > zs->total_in) {
+		if (dec->out_bytes >= HTTP_INFLATE_RATIO_FROM &&
+		    dec->out_bytes / HTTP_INFLATE_RATIO > dec->in_bytes) {
 			parse_count(ctx, HTTP_BODY_CAPPED);
 			d->dec_done = true;
 			break;
 		}
-		/* the budget spent, inflating goes on into one probe byte: text past the
+		/* the budget spent, decoding goes on into one probe byte: text past the
 		 * budget, or only the stream's end (a gzip trailer) was left */
-		zs->next_out = budget ? dec->text + dec->have : &probe;
-		zs->avail_out = budget ? (k < budget ? k : budget) : 1;
-		out = zs->avail_out;
-		rc = inflate(zs, Z_NO_FLUSH);
-		out -= zs->avail_out;
+		cap = out = budget ? (k < budget ? k : budget) : 1;
+		rc = dec_step(dec, d->coding, p, &used, budget ? dec->text + dec->have : &probe,
+			      &out);
+		p += used;
+		left -= used;
+		dec->in_bytes += used;
+		dec->out_bytes += out;
 		if (!budget && out) {
 			parse_count(ctx, HTTP_BODY_CAPPED);
 			d->dec_done = true;
 			break;
 		}
-		dec->have += out;
-		d->body_scanned += out;
-		if (rc == Z_STREAM_END) {
-			/* what follows (padding, a second gzip member) is not read */
+		dec->have += (uint32_t)out;
+		d->body_scanned += (uint32_t)out;
+		if (used || out)
+			d->dec_clean = rc == DEC_END;
+		if (rc == DEC_END && d->coding != HC_ZSTD) {
+			/* what follows (padding, a second gzip member) is not read; zstd goes on
+			 * with the next frame (RFC 8878 3: frames may be concatenated) */
 			d->dec_done = true;
 			break;
 		}
-		if (rc != Z_OK) { /* Z_DATA_ERROR, Z_NEED_DICT, Z_MEM_ERROR */
-			parse_count(ctx, HTTP_BODY_DECODE_ERRORS);
+		if (rc == DEC_ERROR || rc == DEC_REFUSED) {
+			parse_count(ctx, rc == DEC_ERROR ? HTTP_BODY_DECODE_ERRORS
+							 : HTTP_BODY_UNDECODED);
 			d->dec_done = true;
 			break;
 		}
 		dec_scan(ctx, rec, dec, false);
+		if ((!used && !out) || (!left && out < cap))
+			break;
 	}
-	zs->next_in = NULL; /* the bytes are the engine's: no pointer into them is kept */
-	zs->avail_in = 0;
 }
 
 /* How the body of dir that begins now is scanned (d->phase is its framing). */
@@ -725,6 +939,7 @@ static void body_scan_begin(struct parse_ctx *ctx, struct http_state *st, enum d
 	d->coding = coding;
 	d->dec_started = false;
 	d->dec_done = false;
+	d->dec_clean = false;
 	if (!dir_rec(st, dir))
 		return; /* no record to report to (the engine counted it) */
 	if (coding == HC_OTHER) {
@@ -735,7 +950,7 @@ static void body_scan_begin(struct parse_ctx *ctx, struct http_state *st, enum d
 	 * value cut at the end of a window waits in the decoder, not the engine's buffer */
 	if (coding == HC_IDENTITY && d->phase != HP_BODY_CLOSE)
 		d->scan = HS_WINDOW;
-	else if (dec_get(d, coding != HC_IDENTITY))
+	else if (dec_get(d, coding))
 		d->scan = HS_DECODER;
 	else if (coding == HC_IDENTITY)
 		d->scan = HS_PIECE;
@@ -844,12 +1059,14 @@ static void body_end(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
 	struct http_dir *d = &st->d[dir];
 
 	if (d->scan == HS_DECODER) {
-		if (complete && d->coding != HC_IDENTITY && !d->dec_done)
+		if (complete && d->coding != HC_IDENTITY && !d->dec_done && !d->dec_clean)
 			parse_count(ctx, d->body_scanned == HTTP_BODY_SCAN_MAX
 						 ? HTTP_BODY_CAPPED
 						 : HTTP_BODY_DECODE_ERRORS);
 		dec_scan(ctx, dir_rec(st, dir), d->dec, true);
 	}
+	if (d->dec)
+		dec_end_message(d->dec);
 	d->scan = HS_OFF;
 }
 

@@ -3,17 +3,21 @@
 # missing (a fresh Debian 12 machine needs nothing by hand). Needs root for apt-get.
 # python3-fake-factory is Debian 12's name for Python Faker (`import faker`, 0.9.3), used by
 # tests/pii/generate_faker_py.py; it has no python3-faker package.
+# libbrotli-dev and libzstd-dev decode br and zstd HTTP bodies (libbrotli1, libzstd1 at run
+# time; the unit tests encode with them too); tests/integration/http_live.sh has nginx send
+# br with libnginx-mod-http-brotli-filter and a file compressed by the zstd tool.
 set -euo pipefail
 
 packages=(
 	build-essential clang llvm pkg-config git python3
 	libbpf-dev libelf-dev bpftool zlib1g-dev
+	libbrotli-dev libbrotli1 libzstd-dev libzstd1 zstd
 	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
 	libpcap-dev libxxhash-dev libcmocka-dev
 	libpq-dev postgresql postgresql-client
 	libvectorscan-dev libpsl-dev libjansson-dev publicsuffix
 	mariadb-server mariadb-client libmariadb-dev
-	nginx-light redis-server redis-tools memcached libmemcached-tools
+	nginx-light libnginx-mod-http-brotli-filter redis-server redis-tools memcached libmemcached-tools
 	dnsmasq-base dnsutils openssl tcpreplay
 	clang-format curl procps iproute2 bc tcpdump tshark
 	python3-fake-factory

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # HTTP/1.1 end to end: a real nginx on loopback driven by curl (keep-alive across many
 # requests, HEAD, POST with 100-continue, chunked upload, 404, 204, 304, HTTP/1.0, a 64 KiB
-# JSON body plain and gzip-compressed) and a pipelining client, captured with tcpdump;
+# JSON body plain and gzip-compressed) and a pipelining client, captured with tcpdump; a
+# second nginx sends the same JSON brotli-compressed by Debian's brotli filter module
+# (chunked, Content-Encoding: br) and as a file compressed by the zstd tool, served with
+# Content-Encoding: zstd;
 # wirewatch reads the capture (--source pcap:) and must report every request once with its
 # status, every email of the JSON body, and exactly the requests and status codes tshark
 # decodes from the same capture (differential).
@@ -12,12 +15,58 @@ cd "$(dirname "$0")/../.."
 . tests/lib/nginx.sh
 tmp=$(mktemp -d)
 port=$((46000 + RANDOM % 2000))
-cleanup() { [ -n "${CAPTURE_PID:-}" ] && kill "$CAPTURE_PID" 2>/dev/null; nginx_stop; rm -rf "$tmp"; }
+port2=$((port + 3)) # nginx_start takes port .. port + 2
+nginx2_stop() {
+	[ -s "$tmp/nginx2/nginx.pid" ] && kill -QUIT "$(cat "$tmp/nginx2/nginx.pid")" 2>/dev/null
+	for _ in $(seq 50); do [ -e "$tmp/nginx2/nginx.pid" ] || break; sleep 0.1; done
+}
+cleanup() {
+	[ -n "${CAPTURE_PID:-}" ] && kill "$CAPTURE_PID" 2>/dev/null
+	nginx_stop
+	nginx2_stop
+	rm -rf "$tmp"
+}
 trap cleanup EXIT
 
 nginx_start "$port" || { not_ok "nginx starts on port $port"; tap_done; exit 1; }
 ok "nginx starts on port $port"
-capture_start "$tmp/http.pcap" "tcp port $port"
+
+# the second nginx: br from the brotli filter, zstd from a file compressed beforehand
+mkdir -p "$tmp/nginx2/html"
+cp "$NGINX_DIR/html/customers.json" "$tmp/nginx2/html/"
+zstd -q -19 "$tmp/nginx2/html/customers.json" -o "$tmp/nginx2/html/customers.json.zst"
+check "zstd compresses customers.json" test -s "$tmp/nginx2/html/customers.json.zst"
+cat >"$tmp/nginx2/nginx.conf" <<EOF
+load_module /usr/lib/nginx/modules/ngx_http_brotli_filter_module.so;
+user root;
+worker_processes 1;
+pid $tmp/nginx2/nginx.pid;
+error_log $tmp/nginx2/error.log warn;
+events { worker_connections 64; }
+http {
+	access_log off;
+	types { application/json json; }
+	client_body_temp_path $tmp/nginx2/body;
+	proxy_temp_path $tmp/nginx2/proxy;
+	fastcgi_temp_path $tmp/nginx2/fastcgi;
+	uwsgi_temp_path $tmp/nginx2/uwsgi;
+	scgi_temp_path $tmp/nginx2/scgi;
+	server {
+		listen 127.0.0.1:$port2;
+		root $tmp/nginx2/html;
+		location = /customers.json { brotli on; brotli_comp_level 5; brotli_types application/json; }
+		location = /customers.json.zst {
+			types { }
+			default_type application/json;
+			add_header Content-Encoding zstd;
+		}
+	}
+}
+EOF
+/usr/sbin/nginx -p "$tmp/nginx2" -c "$tmp/nginx2/nginx.conf" -e "$tmp/nginx2/error.log"
+check "nginx with the brotli filter starts on port $port2" test $? -eq 0
+for _ in $(seq 50); do [ -s "$tmp/nginx2/nginx.pid" ] && break; sleep 0.1; done
+capture_start "$tmp/http.pcap" "tcp port $port or tcp port $port2"
 
 u=http://127.0.0.1:$port
 args=()
@@ -30,6 +79,12 @@ curl -s -o /dev/null -I "$u/data.json" --next -s -o /dev/null "$u/missing" --nex
 curl -s -o /dev/null --http1.0 "$u/chunked"
 curl -s -o /dev/null "$u/customers.json?plain" --next -s -o /dev/null --compressed "$u/customers.json?gzip"
 check "curl: customers.json plain and gzip" test $? -eq 0
+u2=http://127.0.0.1:$port2
+curl -s -D "$tmp/br.head" -o /dev/null -H "Accept-Encoding: br" "$u2/customers.json?br" \
+	--next -s -D "$tmp/zstd.head" -o /dev/null "$u2/customers.json.zst?zstd"
+check "curl: customers.json br and zstd" test $? -eq 0
+check "nginx sent br" grep -qi '^Content-Encoding: br' "$tmp/br.head"
+check "nginx sent zstd" grep -qi '^Content-Encoding: zstd' "$tmp/zstd.head"
 etag=$(curl -s -D - -o /dev/null "$u/index.html" | tr -d '\r' | sed -n 's/^ETag: //Ip')
 curl -s -o /dev/null -H "If-None-Match: $etag" "$u/index.html"
 python3 - "$port" <<'PY'
@@ -49,9 +104,9 @@ check "tcpdump captured every packet" grep -q "^0 packets dropped by kernel" "$t
 "$WIREWATCH" --source "pcap:$tmp/http.pcap" --redact none --workers 2 \
 	--output "file:$tmp/out.ndjson" 2>"$tmp/ww.err"
 check "wirewatch reads the capture" test $? -eq 0
-tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -Y http.request -T fields \
+tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -d "tcp.port==$port2,http" -Y http.request -T fields \
 	-e http.request.method -e http.request.uri -E aggregator=$'\x1f' 2>/dev/null >"$tmp/tshark_req.txt"
-tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -Y "http.response" -T fields \
+tshark -r "$tmp/http.pcap" -d "tcp.port==$port,http" -d "tcp.port==$port2,http" -Y "http.response" -T fields \
 	-e http.response.code -E aggregator=$'\x1f' 2>/dev/null >"$tmp/tshark_resp.txt"
 check "tshark decodes the same capture" test -s "$tmp/tshark_req.txt"
 
@@ -84,6 +139,11 @@ ok(len(plain) == 1 and body_emails(plain[0]) == 300 and plain[0]["bytes_resp"] >
    f"64 KiB JSON body: all 300 emails ({body_emails(plain[0]) if plain else None})")
 ok(len(gz) == 1 and body_emails(gz[0]) == 300 and gz[0]["bytes_resp"] < 30000,
    f"the same body gzip-compressed by nginx: all 300 emails ({body_emails(gz[0]) if gz else None})")
+br, zs = one(path="/customers.json?br"), one(path="/customers.json.zst?zstd")
+ok(len(br) == 1 and body_emails(br[0]) == 300 and br[0]["bytes_resp"] < 30000,
+   f"the same body br-compressed by nginx's brotli filter: all 300 emails ({body_emails(br[0]) if br else None})")
+ok(len(zs) == 1 and body_emails(zs[0]) == 300 and zs[0]["bytes_resp"] < 30000,
+   f"the same body zstd-compressed, served as is: all 300 emails ({body_emails(zs[0]) if zs else None})")
 ours = collections.Counter((r["method"], r["path"]) for r in q)
 theirs = collections.Counter()
 for l in open(sys.argv[2]):

@@ -2,13 +2,15 @@
  * HTTP bodies through the real protocol engine and the real PII engine (config/pii.yaml):
  * a whole body is scanned in windows cut at value ends, so a 64 KiB JSON response with
  * 300 distinct emails reports 300 however the bytes are segmented, chunked or
- * compressed (gzip, zlib and raw deflate, made here with zlib); a corrupt gzip body is
- * counted and the connection goes on; a body past the scan budget and a zip bomb are
- * counted; a coding not decoded here is counted, not scanned.
+ * compressed (gzip, zlib and raw deflate, made here with zlib; br and zstd, made with
+ * libbrotlienc and libzstd); a corrupt or cut compressed body is counted and the
+ * connection goes on; a body past the scan budget and a zip bomb are counted; a coding not
+ * decoded here (or stacked codings) is counted, not scanned.
  *
  * Records are read back from the NDJSON the real output writes to a temporary file.
  * Run from the repository root (tests/run.sh does).
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <brotli/encode.h>
+#include <zstd.h>
 
 #include <cmocka.h>
 
@@ -442,6 +447,229 @@ static void test_compressed_body(void **state)
 	}
 }
 
+/* brotli (RFC 7932) at quality 5 and the default 4 MiB window, as a server compresses on
+ * the fly. */
+static size_t brotli_body(const uint8_t *in, size_t len, uint8_t *o, size_t cap)
+{
+	size_t n = cap;
+
+	assert_int_equal(
+		BrotliEncoderCompress(5, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len, in, &n, o),
+		BROTLI_TRUE);
+	return n;
+}
+
+/* One zstd frame (RFC 8878 3.1.1) at level 3; window_log 0: the library's choice, which
+ * for a known size fits the content. With window_log set, the size is left out of the
+ * header (as a streaming server does) so that the window is what the header says. */
+static size_t zstd_body(const uint8_t *in, size_t len, int window_log, uint8_t *o, size_t cap)
+{
+	ZSTD_CCtx *cc = ZSTD_createCCtx();
+	size_t n;
+
+	assert_non_null(cc);
+	assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_compressionLevel, 3)));
+	if (window_log) {
+		assert_false(
+			ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_windowLog, window_log)));
+		assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cc, ZSTD_c_contentSizeFlag, 0)));
+	}
+	if (!window_log) {
+		n = ZSTD_compress2(cc, o, cap, in, len);
+		assert_false(ZSTD_isError(n));
+	} else { /* streamed: the library does not know the size, nor fit the window to it */
+		ZSTD_inBuffer ib = {in, len, 0};
+		ZSTD_outBuffer ob = {o, cap, 0};
+
+		assert_false(ZSTD_isError(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_continue)));
+		assert_int_equal(ib.pos, len);
+		assert_int_equal(ZSTD_compressStream2(cc, &ob, &ib, ZSTD_e_end), 0);
+		n = ob.pos;
+	}
+	ZSTD_freeCCtx(cc);
+	return n;
+}
+
+static void test_brotli_and_zstd_bodies(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	static const char *const fields[] = {"Content-Encoding: br\r\n",
+					     "Content-Encoding: zstd\r\n"};
+
+	(void)state;
+	for (int c = 0; c < 2; c++) {
+		size_t n = c == 0 ? brotli_body(body, len, packed, sizeof(packed))
+				  : zstd_body(body, len, 0, packed, sizeof(packed));
+
+		assert_true(n < len / 2);
+		for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
+			char *text = exchange(engine, fields[c], packed, n, pieces[i]);
+
+			if (exchange_emails(text, n) != EMAILS)
+				fail_msg("%s pieces of %zu: %ld emails", fields[c], pieces[i],
+					 exchange_emails(text, n));
+			free(text);
+			text = exchange(engine_small, fields[c], packed, n, pieces[i]);
+			if (exchange_emails(text, n) != EMAILS)
+				fail_msg("4 KiB buffer, %s pieces of %zu: %ld emails", fields[c],
+					 pieces[i], exchange_emails(text, n));
+			free(text);
+		}
+		/* chunked, chunks cut anywhere: the decoded text is one stream */
+		assert_int_equal(chunked_exchange(fields[c], packed, n, false, 0), EMAILS);
+		assert_int_equal(chunked_exchange(fields[c], packed, n, false, 7), EMAILS);
+		/* Transfer-Encoding names the coding as well (RFC 9112 7) */
+		assert_int_equal(chunked_exchange(c == 0 ? "Transfer-Encoding: br\r\n"
+							 : "Transfer-Encoding: zstd\r\n",
+						  packed, n, false, 1448),
+				 EMAILS);
+	}
+	/* zstd frames may follow one another (RFC 8878 3): two halves, each its own frame,
+	 * with a window of 2^20 and no content size, as a streaming server sends */
+	{
+		size_t half = len / 2, n;
+		char *text;
+
+		while (body[half - 1] != ',')
+			half++;
+		n = zstd_body(body, half, 20, packed, sizeof(packed));
+		n += zstd_body(body + half, len - half, 20, packed + n, sizeof(packed) - n);
+		for (size_t i = 0; i < ARRAY_SIZE(pieces); i++) {
+			text = exchange(engine, fields[1], packed, n, pieces[i]);
+			if (exchange_emails(text, n) != EMAILS)
+				fail_msg("two zstd frames, pieces of %zu: %ld emails", pieces[i],
+					 exchange_emails(text, n));
+			free(text);
+		}
+	}
+	/* one connection, one decoder: br, zstd, gzip, br, zstd, each 300 and ok */
+	{
+		static const int kinds[] = {0, 1, 2, 0, 1};
+		char line[16384];
+		struct session s;
+		char *text;
+
+		session_open(&s, engine);
+		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++)
+			session_send_str(&s, 0, request);
+		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+			size_t n = kinds[i] == 0 ? brotli_body(body, len, packed, sizeof(packed))
+				   : kinds[i] == 1
+					   ? zstd_body(body, len, 0, packed, sizeof(packed))
+					   : compress_body(body, len, 31, packed, sizeof(packed));
+			size_t hl = response_head(
+				kinds[i] == 2 ? "Content-Encoding: gzip\r\n" : fields[kinds[i]], n);
+
+			session_send(&s, 1, head, hl, 0);
+			session_send(&s, 1, packed, n, 4097);
+		}
+		session_close(&s);
+		text = records_written();
+		for (size_t i = 0; i < ARRAY_SIZE(kinds); i++) {
+			assert_true(record_find(text, "\"path\":\"/customers\"", (int)i, line,
+						sizeof(line)));
+			assert_int_equal(email_body_count(line), EMAILS);
+			assert_non_null(strstr(line, "\"status\":\"ok\""));
+		}
+		free(text);
+	}
+}
+
+/*
+ * A corrupt stream and one cut short (its message ends before the stream does) are
+ * counted as decode errors and the connection goes on with the next response.
+ */
+static void test_corrupt_brotli_and_zstd_counted(void **state)
+{
+	size_t len = json_body(body, BODY_BYTES, EMAILS, 0);
+	size_t next_len = json_body(body + BODY_BYTES, 2000, 1, 7000);
+	static const char *const fields[] = {"Content-Encoding: br\r\n",
+					     "Content-Encoding: zstd\r\n"};
+
+	(void)state;
+	for (int c = 0; c < 2; c++) {
+		for (int cut = 0; cut < 2; cut++) {
+			uint64_t errors = counters_total("http_body_decode_errors_total");
+			size_t n = c == 0 ? brotli_body(body, len, packed, sizeof(packed))
+					  : zstd_body(body, len, 0, packed, sizeof(packed));
+			char line[16384];
+			struct session s;
+			size_t hl;
+			char *text;
+
+			if (cut)
+				n /= 2;
+			else
+				memset(packed + n / 3, 0xa5, 64); /* in the compressed blocks */
+			hl = response_head(fields[c], n);
+			session_open(&s, engine);
+			session_send_str(&s, 0, request);
+			session_send_str(&s, 0, "GET /next HTTP/1.1\r\nHost: shop.example\r\n\r\n");
+			session_send(&s, 1, head, hl, 0);
+			session_send(&s, 1, packed, n, 1448);
+			hl = response_head("", next_len);
+			session_send(&s, 1, head, hl, 0);
+			session_send(&s, 1, body + BODY_BYTES, next_len, 0);
+			session_close(&s);
+			text = records_written();
+			if (counters_total("http_body_decode_errors_total") != errors + 1)
+				fail_msg("%s %s: %" PRIu64 " decode errors", fields[c],
+					 cut ? "cut short" : "corrupt",
+					 counters_total("http_body_decode_errors_total") - errors);
+			assert_true(record_find(text, "\"path\":\"/customers\"", 0, line,
+						sizeof(line)));
+			assert_int_equal(field_int(line, "status_code"), 200);
+			/* what decoded before the damage is scanned, not more */
+			assert_true(email_body_count(line) < EMAILS);
+			assert_true(record_find(text, "\"path\":\"/next\"", 0, line, sizeof(line)));
+			assert_int_equal(field_int(line, "bytes_resp"), (long)(hl + next_len));
+			assert_int_equal(email_body_count(line), 1);
+			assert_non_null(strstr(line, "\"status\":\"ok\""));
+			free(text);
+		}
+	}
+}
+
+static void test_brotli_and_zstd_bombs_are_stopped(void **state)
+{
+	uint64_t capped = counters_total("http_body_scan_capped_total");
+	uint64_t errors = counters_total("http_body_decode_errors_total");
+	uint64_t undecoded = counters_total("http_body_undecoded_total");
+	size_t n, len;
+	char *text;
+
+	(void)state;
+	memset(body, ' ', sizeof(body)); /* 2 MiB of one byte */
+	n = brotli_body(body, sizeof(body), packed, sizeof(packed));
+	assert_true(n < 8192);
+	text = exchange(engine, "Content-Encoding: br\r\n", packed, n, 0);
+	assert_int_equal(exchange_emails(text, n), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 1);
+	n = zstd_body(body, sizeof(body), 0, packed, sizeof(packed));
+	assert_true(n < 8192);
+	text = exchange(engine, "Content-Encoding: zstd\r\n", packed, n, 1);
+	assert_int_equal(exchange_emails(text, n), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_scan_capped_total"), capped + 2);
+	assert_int_equal(counters_total("http_body_decode_errors_total"), errors);
+	assert_int_equal(counters_total("http_body_undecoded_total"), undecoded);
+
+	/* a zstd window over 8 MiB (RFC 9659 3) is not decoded, and counted so */
+	len = json_body(body, BODY_BYTES, EMAILS, 0);
+	n = zstd_body(body, len, 24, packed, sizeof(packed));
+	text = exchange(engine, "Content-Encoding: zstd\r\n", packed, n, 0);
+	assert_int_equal(exchange_emails(text, n), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_undecoded_total"), undecoded + 1);
+	assert_int_equal(counters_total("http_body_decode_errors_total"), errors);
+	/* 2^23 still is */
+	n = zstd_body(body, len, 23, packed, sizeof(packed));
+	text = exchange(engine, "Content-Encoding: zstd\r\n", packed, n, 0);
+	assert_int_equal(exchange_emails(text, n), EMAILS);
+	free(text);
+}
+
 static void test_corrupt_gzip_counted_connection_goes_on(void **state)
 {
 	uint64_t errors = counters_total("http_body_decode_errors_total");
@@ -589,11 +817,18 @@ static void test_other_coding_not_scanned(void **state)
 	char *text;
 
 	(void)state;
-	/* brotli is not decoded here: the bytes are not scanned as if they were text */
-	text = exchange(engine, "Content-Encoding: br\r\n", body, len, 0);
+	/* compress (LZW) is not decoded here: the bytes are not scanned as if they were text */
+	text = exchange(engine, "Content-Encoding: compress\r\n", body, len, 0);
 	assert_int_equal(exchange_emails(text, len), 0);
 	free(text);
 	assert_int_equal(counters_total("http_body_undecoded_total"), undecoded + 1);
+	/* nor are stacked codings, even of two decoded here (gzip, then br over it) */
+	len = brotli_body(packed, compress_body(body, len, 31, packed, sizeof(packed)),
+			  packed + (1 << 20), 1 << 20);
+	text = exchange(engine, "Content-Encoding: gzip, br\r\n", packed + (1 << 20), len, 0);
+	assert_int_equal(exchange_emails(text, len), 0);
+	free(text);
+	assert_int_equal(counters_total("http_body_undecoded_total"), undecoded + 2);
 }
 
 static void test_request_body_and_close_delimited_response(void **state)
@@ -679,6 +914,9 @@ int main(void)
 		cmocka_unit_test(test_any_segmentation_same_count),
 		cmocka_unit_test(test_chunked_body),
 		cmocka_unit_test(test_compressed_body),
+		cmocka_unit_test(test_brotli_and_zstd_bodies),
+		cmocka_unit_test(test_corrupt_brotli_and_zstd_counted),
+		cmocka_unit_test(test_brotli_and_zstd_bombs_are_stopped),
 		cmocka_unit_test(test_corrupt_gzip_counted_connection_goes_on),
 		cmocka_unit_test(test_gap_and_close_inside_body),
 		cmocka_unit_test(test_scan_budget_is_counted),
