@@ -12,14 +12,14 @@
 #include <string.h>
 #include <time.h>
 
-#include "pii/engine.h" /* the text database, to time Hyperscan alone */
+#include "pii/engine.h" /* the databases and windows, to time the matching alone */
 #include "pii/pii.h"
 
 static uint64_t now_ns(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts); /* CPU time: a busy machine does not skew it */
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -124,16 +124,26 @@ int main(int argc, char **argv)
 		hits += memchr(buf + off, 0x01, n) != NULL;
 	}
 	memchr_ns = now_ns() - t0;
-	/* Hyperscan alone over the same chunks with the same database: what the matching
-	 * costs before any candidate is validated or scored */
+	/* the matching alone over the same chunks: Hyperscan's text database, the numeric
+	 * windows cut and the numeric database over them, before any candidate is validated
+	 * or scored */
 	t0 = now_ns();
 	for (size_t off = 0; off < len; off += chunk) {
 		size_t n = len - off < chunk ? len - off : chunk;
 
 		hs_scan(e->text_db, buf + off, (unsigned)n, 0, s->hs, count_match, &matches);
+		if (!e->numeric_db)
+			continue;
+		pii_windows_begin(&s->windows, (const uint8_t *)buf + off, n);
+		while (pii_windows_next(&s->windows)) {
+			if (s->windows.n)
+				hs_scan(e->numeric_db, (const char *)s->windows.out,
+					(unsigned)s->windows.out_len, 0, s->hs, count_match,
+					&matches);
+		}
 	}
 	hs_ns = now_ns() - t0;
-	printf("pii_bench free_text bytes=%zu MB_per_s=%.1f hyperscan_only_MB_per_s=%.1f "
+	printf("pii_bench free_text bytes=%zu MB_per_s=%.1f matching_only_MB_per_s=%.1f "
 	       "memchr_MB_per_s=%.1f findings=%llu matches=%llu (check %llu)\n",
 	       len, (double)len / 1e6 / ((double)scan_ns / 1e9),
 	       (double)len / 1e6 / ((double)hs_ns / 1e9),

@@ -34,6 +34,7 @@ enum pii_pattern_flags {
 	PII_PAT_TRIGGER = 1 << 2,  /* matches the start; the validator finds the end */
 	PII_PAT_NO_FIELD = 1 << 3, /* not in the anchored database for short fields */
 	PII_PAT_NO_TEXT = 1 << 4,  /* only in the anchored database */
+	PII_PAT_NUMERIC = 1 << 5,  /* searched in the numeric windows (numeric.c), not the text */
 };
 
 struct pii_pattern {
@@ -82,8 +83,9 @@ struct pii_engine {
 	uint32_t npatterns;
 	uint32_t *field_ids; /* field database id -> pattern index */
 	uint32_t nfield;
-	hs_database_t *text_db;	 /* block mode, start of match, every pattern */
-	hs_database_t *field_db; /* block mode, anchored at both ends, short values */
+	hs_database_t *text_db;	   /* block mode, start of match, all but numeric patterns */
+	hs_database_t *numeric_db; /* the same over the numeric windows; NULL when none */
+	hs_database_t *field_db;   /* block mode, anchored at both ends, short values */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
 	float min_confidence;
@@ -117,6 +119,33 @@ struct pii_keycache_slot {
 	struct pii_keyclass cls;
 };
 
+/* One numeric window: text[raw, raw + len) copied to out[out, out + len), '\n' after. */
+struct pii_window {
+	uint32_t raw, out, len;
+};
+
+#define PII_WINDOWS_MAX 2048
+#define PII_WINDOWS_OUT 65536
+
+/* The numeric windows of one text, cut a batch at a time (numeric.c). */
+struct pii_windows {
+	const uint8_t *text;
+	size_t len, pos;
+	size_t open_start, open_end; /* the window still growing */
+	struct pii_window v[PII_WINDOWS_MAX];
+	uint32_t n;
+	uint8_t out[PII_WINDOWS_OUT];
+	size_t out_len;
+};
+
+/* numeric.c: starts cutting the windows of text. */
+void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);
+/* numeric.c: cuts the next batch into ws->v and ws->out (ws->n may be 0); false when the
+ * text is done and there is no batch. */
+bool pii_windows_next(struct pii_windows *ws);
+/* numeric.c: the offset in the text of an offset in ws->out. */
+uint32_t pii_windows_raw_offset(const struct pii_windows *ws, uint64_t out_off);
+
 /* Where pii_sql_param_keys() writes what it finds (keys point into the statement). */
 struct pii_param_keys {
 	const char **keys;
@@ -149,6 +178,7 @@ struct pii_scratch {
 	uint8_t decoded[PII_DECODE_MAX];
 	uint32_t escapes[PII_DECODE_MAX / 3 + 1];
 	uint32_t nescapes;
+	struct pii_windows windows; /* the numeric windows of the text being scanned */
 };
 
 /* keys.c: fills s->spans with the values of text and their keys, by kind. */

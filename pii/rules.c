@@ -334,7 +334,8 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 				     {"needs_context", PII_PAT_CONTEXT, false},
 				     {"trigger", PII_PAT_TRIGGER, false},
 				     {"field", PII_PAT_NO_FIELD, true},
-				     {"text", PII_PAT_NO_TEXT, true}};
+				     {"text", PII_PAT_NO_TEXT, true},
+				     {"numeric", PII_PAT_NUMERIC, false}};
 			bool known = false;
 
 			if (k->type != YAML_SCALAR_NODE)
@@ -360,7 +361,8 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 			if (!known)
 				return load_fail(
 					ld, k,
-					"regex, keyed, needs_context, trigger, field or text");
+					"regex, keyed, needs_context, trigger, field, text or "
+					"numeric");
 			ld->key[base] = '\0';
 		}
 		if (!re)
@@ -535,6 +537,7 @@ void pii_engine_free(struct pii_engine *e)
 	free(e->patterns);
 	free(e->field_ids);
 	hs_free_database(e->text_db);
+	hs_free_database(e->numeric_db);
 	hs_free_database(e->field_db);
 	if (e->psl_owned)
 		psl_free((psl_ctx_t *)e->psl);
@@ -561,28 +564,35 @@ static int compile(struct load *ld)
 	e->field_ids = calloc(n ? n : 1, sizeof(*e->field_ids));
 	if (!exprs || !owned || !flags || !ids || !e->field_ids)
 		goto out;
-	uint32_t ntext = 0;
+	/* the text database and the numeric one (numeric.c): the same patterns split by flag */
+	for (int numeric = 0; numeric < 2; numeric++) {
+		hs_database_t **db = numeric ? &e->numeric_db : &e->text_db;
+		uint32_t ntext = 0;
 
-	for (uint32_t i = 0; i < n; i++) {
-		if (e->patterns[i].flags & PII_PAT_NO_TEXT)
+		for (uint32_t i = 0; i < n; i++) {
+			if ((e->patterns[i].flags & PII_PAT_NO_TEXT) ||
+			    !(e->patterns[i].flags & PII_PAT_NUMERIC) != !numeric)
+				continue;
+			exprs[ntext] = e->patterns[i].regex;
+			flags[ntext] = HS_FLAG_SOM_LEFTMOST;
+			ids[ntext] = i;
+			ntext++;
+		}
+		if (ntext == 0 && numeric)
 			continue;
-		exprs[ntext] = e->patterns[i].regex;
-		flags[ntext] = HS_FLAG_SOM_LEFTMOST;
-		ids[ntext] = i;
-		ntext++;
-	}
-	if (hs_compile_multi(exprs, flags, ids, ntext, HS_MODE_BLOCK, NULL, &e->text_db, &cerr) !=
-	    HS_SUCCESS) {
-		const struct pii_pattern *p =
-			&e->patterns[ids[cerr->expression >= 0 ? cerr->expression : 0]];
+		if (hs_compile_multi(exprs, flags, ids, ntext, HS_MODE_BLOCK, NULL, db, &cerr) !=
+		    HS_SUCCESS) {
+			const struct pii_pattern *p =
+				&e->patterns[ids[cerr->expression >= 0 ? cerr->expression : 0]];
 
-		snprintf(
-			ld->err, ld->err_len,
-			"%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan compiles, "
-			"got '%s' (%s)",
-			ld->path, p->line, p->col, type_names[p->type], p->regex, cerr->message);
-		ret = -EINVAL;
-		goto out;
+			snprintf(ld->err, ld->err_len,
+				 "%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan "
+				 "compiles, got '%s' (%s)",
+				 ld->path, p->line, p->col, type_names[p->type], p->regex,
+				 cerr->message);
+			ret = -EINVAL;
+			goto out;
+		}
 	}
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pii_pattern *p = &e->patterns[i];

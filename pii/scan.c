@@ -28,6 +28,7 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	s->engine = e;
 	s->psl.psl = e->psl;
 	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
+	    (e->numeric_db && hs_alloc_scratch(e->numeric_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS)) {
 		hs_free_scratch(s->hs);
 		free(s);
@@ -181,6 +182,31 @@ static int on_text_match(unsigned int id, unsigned long long from, unsigned long
 		}
 	}
 	return cand_add(s, (size_t)from, (size_t)to, id, p->type, false);
+}
+
+/* A match in the numeric windows: moved to its place in the text, then as any other. */
+static int on_numeric_match(unsigned int id, unsigned long long from, unsigned long long to,
+			    unsigned int flags, void *ctx)
+{
+	struct pii_scratch *s = ctx;
+	uint32_t raw = pii_windows_raw_offset(&s->windows, from);
+
+	return on_text_match(id, raw, raw + (to - from), flags, ctx);
+}
+
+/* Hyperscan over the text: the text database over all of it, the numeric database over
+ * its numeric windows. */
+static void text_match(const struct pii_engine *e, struct pii_scratch *s)
+{
+	hs_scan(e->text_db, (const char *)s->text, (unsigned)s->len, 0, s->hs, on_text_match, s);
+	if (!e->numeric_db)
+		return;
+	pii_windows_begin(&s->windows, s->text, s->len);
+	while (pii_windows_next(&s->windows)) {
+		if (s->windows.n)
+			hs_scan(e->numeric_db, (const char *)s->windows.out,
+				(unsigned)s->windows.out_len, 0, s->hs, on_numeric_match, s);
+	}
 }
 
 static int on_field_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -402,7 +428,7 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 	if (!field_done && (!field || s->nfound == 0)) {
 		uint32_t from = s->ncands;
 
-		hs_scan(e->text_db, (const char *)text, (unsigned)len, 0, s->hs, on_text_match, s);
+		text_match(e, s);
 		add_key_value_cands(s);
 		judge_all(s, from);
 	} else {

@@ -1,0 +1,274 @@
+/*
+ * The numeric windows (pii/numeric.c) lose nothing: for the patterns config/pii.yaml marks
+ * numeric, Hyperscan over the windows finds exactly the matches (pattern, start, end) it
+ * finds over the whole text, on written cases for every shape, on log lines, and on a
+ * million bytes of random text made of digits, separators and short words, where the
+ * shapes meet each other and the edges of windows in every way. Also: windows are few
+ * and small on text that holds none of the shapes.
+ * Run from the repository root (tests/run.sh does).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "pii/engine.h"
+
+#define RULES	    "config/pii.yaml"
+#define MATCHES_MAX 65536
+
+struct match {
+	uint32_t id, from, to;
+};
+
+struct matches {
+	struct match v[MATCHES_MAX];
+	uint32_t n;
+	const struct pii_windows *ws; /* set: offsets are in the windows */
+};
+
+static struct pii_engine *engine;
+static struct pii_scratch *scratch;
+static struct matches whole, windowed;
+
+static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
+		    unsigned int flags, void *ctx)
+{
+	struct matches *m = ctx;
+	uint32_t f = (uint32_t)from, t = (uint32_t)to;
+
+	(void)flags;
+	if (m->ws) {
+		f = pii_windows_raw_offset(m->ws, from);
+		t = f + (uint32_t)(to - from);
+	}
+	if (m->n < MATCHES_MAX)
+		m->v[m->n++] = (struct match){id, f, t};
+	return 0;
+}
+
+static int match_cmp(const void *a, const void *b)
+{
+	const struct match *x = a, *y = b;
+
+	if (x->from != y->from)
+		return x->from < y->from ? -1 : 1;
+	if (x->to != y->to)
+		return x->to < y->to ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Sorted, each match once (merged windows may overlap after a split). */
+static void matches_settle(struct matches *m)
+{
+	uint32_t k = 0;
+
+	qsort(m->v, m->n, sizeof(m->v[0]), match_cmp);
+	for (uint32_t i = 0; i < m->n; i++) {
+		if (k == 0 || match_cmp(&m->v[k - 1], &m->v[i]))
+			m->v[k++] = m->v[i];
+	}
+	m->n = k;
+}
+
+/* Scans text both ways; returns the bytes the windows held. */
+static size_t scan_both(const char *text, size_t len)
+{
+	struct pii_windows *ws = &scratch->windows;
+	size_t held = 0;
+
+	whole.n = windowed.n = 0;
+	whole.ws = NULL;
+	windowed.ws = ws;
+	assert_int_equal(
+		hs_scan(engine->numeric_db, text, (unsigned)len, 0, scratch->hs, on_match, &whole),
+		HS_SUCCESS);
+	pii_windows_begin(ws, (const uint8_t *)text, len);
+	while (pii_windows_next(ws)) {
+		held += ws->out_len;
+		if (ws->n)
+			assert_int_equal(hs_scan(engine->numeric_db, (const char *)ws->out,
+						 (unsigned)ws->out_len, 0, scratch->hs, on_match,
+						 &windowed),
+					 HS_SUCCESS);
+	}
+	matches_settle(&whole);
+	matches_settle(&windowed);
+	return held;
+}
+
+static void assert_same(const char *text, size_t len)
+{
+	scan_both(text, len);
+	for (uint32_t i = 0; i < whole.n || i < windowed.n; i++) {
+		const struct match *a = i < whole.n ? &whole.v[i] : NULL;
+		const struct match *b = i < windowed.n ? &windowed.v[i] : NULL;
+
+		if (!a || !b || match_cmp(a, b)) {
+			const struct match *m = a ? a : b;
+
+			fail_msg("%s: pattern %u at [%u, %u) '%.*s' found %s only",
+				 len < 200 ? text : "(random text)", m->id, m->from, m->to,
+				 (int)(m->to - m->from), text + m->from,
+				 a ? "over the whole text" : "in the windows");
+		}
+	}
+}
+
+static int setup(void **state)
+{
+	char err[512];
+
+	(void)state;
+	if (pii_engine_load(&engine, RULES, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	scratch = pii_scratch_new(engine);
+	return scratch && engine->numeric_db ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	pii_scratch_free(scratch);
+	pii_engine_free(engine);
+	return 0;
+}
+
+static void test_shapes(void **state)
+{
+	static const char *const cases[] = {
+		"card 4111 1111 1111 1111 and 4111-1111-1111-1111 and 4111+1111+1111+1111",
+		"amex 3782 822463 10005, 19 digits 6011 0009 9013 9424 123",
+		"solid 4111111111111111; 12 digits 501800000009; x4111111111111111",
+		"ssn 078-05-1120 or 078 05 1120 or 078051120.",
+		"call 1-800-555-0199 or +1 415.555.2671 or (415) 555-2671 ext. 12 or "
+		"555-123-4567x89",
+		"555-123-4567 # 12, 030 1234567, 0231/608261, 01 23 45 67 89, 06.12.34.56.78",
+		"+33 (0)4 73 63 68 92 and 0044 20 7946 0958 and 09876543210",
+		"from 203.0.113.7, 10.0.0.1:80, 1.2.3.4.5 and v4.12.7 and 192.168.1.10",
+		"ipv6 2001:0db8:85a3:0000:0000:8a2e:0370:7334 and fe80:0:0:0:0:0:0:1:2:3",
+		"dead:beef:cafe:babe:f00d:feed:face:b00c and 1:2:3:4:5:6:7",
+		"iban DE89370400440532013000 spaced DE89 3704 0044 0532 0130 00.",
+		"GB82 WEST 1234 5698 7654 32 and NL91ABNA0417164300 and xDE89370400440532013000",
+		"ship to 1600 Pennsylvania Avenue, or 221 B Baker Street or 10 N. Main St",
+		"at 742 Evergreen Terrace Springfield and 4 Privet Drive",
+		"2026-11-24T10:00:00.123Z 3f1c2a9e-8d7b-4c1e-9a2f-0b6d5e4c3a21 $746.95 68964742",
+		"amex 3782-822463-10005, tel:+1 415 555 2671, Telephone+1-415-555-2671",
+		"4111 1111 1111 1111",
+		"DE89370400440532013000",
+		"203.0.113.7",
+		"1234 5678",
+		"x 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9",
+		"0",
+		":",
+		"::1",
+		"12345678901234567890123456789012345678901234567890 4111 1111 1111 1111",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_same(cases[i], strlen(cases[i]));
+	/* the cases are not empty: the written shapes are found both ways */
+	scan_both(cases[0], strlen(cases[0]));
+	assert_true(whole.n >= 3);
+}
+
+static uint64_t rng_state = 0x9e3779b97f4a7c15ull;
+
+static uint32_t rng(void)
+{
+	rng_state ^= rng_state << 13;
+	rng_state ^= rng_state >> 7;
+	rng_state ^= rng_state << 17;
+	return (uint32_t)(rng_state >> 32);
+}
+
+/* Random text where the shapes are common: runs of digits of every length, the
+ * separators the patterns use, short upper- and lower-case words, street suffixes,
+ * hex groups with colons, and now and then a newline. */
+static size_t random_text(char *out, size_t len)
+{
+	static const char *const words[] = {
+		"x",	"ext",	"ext.",	 "N",	  "Main", "Street", "St",    "Avenue",
+		"DE",	"GB",	"WEST",	 "ABNA",  "from", "call",   "card",  "Lane",
+		"beef", "dead", "0db8",	 "fe80",  "T",	  "Z",	    "abc",   "Baker",
+		"Ave",	"Rd",	"Drive", "order", "id",	  "ip",	    "Plaza", "Way",
+	};
+	static const char seps[] = " -+./()#: ,\n";
+	size_t o = 0;
+
+	while (o + 64 < len) {
+		uint32_t r = rng() % 10;
+
+		if (r < 5) {
+			uint32_t n = 1 + rng() % (rng() % 4 ? 4 : 20);
+
+			for (uint32_t k = 0; k < n; k++)
+				out[o++] = (char)('0' + rng() % 10);
+		} else if (r < 7) {
+			const char *w = words[rng() % (sizeof(words) / sizeof(words[0]))];
+
+			memcpy(out + o, w, strlen(w));
+			o += strlen(w);
+		} else {
+			out[o++] = seps[rng() % (sizeof(seps) - 1)];
+		}
+		if (rng() % 3 == 0)
+			out[o++] = ' ';
+	}
+	return o;
+}
+
+static void test_random(void **state)
+{
+	static char text[16384];
+	uint64_t found = 0;
+
+	(void)state;
+	for (int round = 0; round < 64; round++) {
+		size_t len = random_text(text, sizeof(text));
+
+		assert_same(text, len);
+		found += whole.n;
+	}
+	/* the random text holds plenty of shapes, or the test would prove little */
+	assert_true(found > 1000);
+}
+
+static void test_windows_small(void **state)
+{
+	static char text[16384];
+	static const char line[] =
+		"2026-11-24T10:00:00.123Z INFO api: processed 1532 events in 41ms (request_id="
+		"3f1c2a9e-8d7b-4c1e-9a2f-0b6d5e4c3a21, version 4.12.7) at 12:30:45 on 2024-10-05, "
+		"total $746.95 for order 68964742\n";
+	size_t len = 0, held;
+
+	(void)state;
+	while (len + sizeof(line) < sizeof(text)) {
+		memcpy(text + len, line, sizeof(line) - 1);
+		len += sizeof(line) - 1;
+	}
+	/* timestamps, UUIDs, versions, prices and ids: none of the shapes, no windows */
+	held = scan_both(text, len);
+	assert_int_equal(held, 0);
+	assert_int_equal(whole.n, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shapes),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_windows_small),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
