@@ -67,6 +67,7 @@ struct pii_nearby_word {
 	const char *norm; /* NULL: empty slot; the text belongs to the rule's phrase */
 	uint64_t hash;
 	uint16_t len;
+	bool longer; /* the first words of a longer phrase */
 	uint32_t pos, neg;
 };
 

@@ -10,6 +10,10 @@
  */
 #include <string.h>
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include "engine.h"
 
 static bool is_ident_start(uint8_t c)
@@ -464,14 +468,32 @@ static void spans_query(struct pii_scratch *s, const uint8_t *p, size_t len)
  * line or a separator (`,;&|`), or is the quoted string; validators narrow it further
  * (a password stops at a space, a name after its capitalised words).
  */
+/* The next ':' or '=' at or after i, 16 bytes at a time: free text is mostly neither. */
+static size_t next_pair_mark(const uint8_t *p, size_t i, size_t len)
+{
+#ifdef __SSE2__
+	const __m128i colon = _mm_set1_epi8(':'), equals = _mm_set1_epi8('=');
+
+	for (; i + 16 <= len; i += 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+		unsigned m = (unsigned)_mm_movemask_epi8(
+			_mm_or_si128(_mm_cmpeq_epi8(v, colon), _mm_cmpeq_epi8(v, equals)));
+
+		if (m)
+			return i + (size_t)__builtin_ctz(m);
+	}
+#endif
+	while (i < len && p[i] != ':' && p[i] != '=')
+		i++;
+	return i;
+}
+
 static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 {
-	for (size_t i = 1; i < len; i++) {
+	for (size_t i = 1; (i = next_pair_mark(p, i, len)) < len; i++) {
 		size_t ke, ks, vs, ve;
 		bool quoted = false;
 
-		if (p[i] != ':' && p[i] != '=')
-			continue;
 		if (p[i] == ':' && i + 2 < len && p[i + 1] == '/' && p[i + 2] == '/')
 			continue; /* scheme:// */
 		ke = i;

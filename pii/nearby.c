@@ -27,20 +27,34 @@ static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const
 	}
 }
 
+static struct pii_nearby_word *table_slot(struct pii_nearby_table *t, const char *norm,
+					  uint16_t len)
+{
+	uint64_t h = XXH3_64bits(norm, len);
+	struct pii_nearby_word *s = slot_find(t, norm, len, h);
+
+	s->norm = norm;
+	s->len = len;
+	s->hash = h;
+	return s;
+}
+
+/* The phrase, and each of its first words as a prefix that a longer phrase follows, so a
+ * lookup goes on to the next word only where some phrase does. */
 static void table_add(struct pii_nearby_table *t, const struct pii_phrase *p, uint32_t pos,
 		      uint32_t neg)
 {
-	uint64_t h = XXH3_64bits(p->norm, p->norm_len);
-	struct pii_nearby_word *s = slot_find(t, p->norm, p->norm_len, h);
+	struct pii_nearby_word *s = table_slot(t, p->norm, p->norm_len);
 	uint8_t words = 1;
 
-	s->norm = p->norm;
-	s->len = p->norm_len;
-	s->hash = h;
 	s->pos |= pos;
 	s->neg |= neg;
-	for (uint16_t i = 0; i < p->norm_len; i++)
-		words += p->norm[i] == '_';
+	for (uint16_t i = 0; i < p->norm_len; i++) {
+		if (p->norm[i] != '_')
+			continue;
+		table_slot(t, p->norm, i)->longer = true;
+		words++;
+	}
 	if (words > t->max_words)
 		t->max_words = words > PII_NEARBY_WORDS_MAX ? PII_NEARBY_WORDS_MAX : words;
 }
@@ -50,8 +64,15 @@ int pii_nearby_build(struct pii_engine *e)
 	struct pii_nearby_table *t = &e->nearby;
 	uint32_t n = 0, cap = 16;
 
-	for (int k = 0; k < PII_TYPE_COUNT; k++)
-		n += e->rules[k].nearby.n + e->rules[k].nearby_negative.n;
+	for (int k = 0; k < PII_TYPE_COUNT; k++) {
+		const struct pii_rule *r = &e->rules[k];
+
+		/* each phrase and its prefixes */
+		for (uint32_t i = 0; i < r->nearby.n; i++)
+			n += PII_NEARBY_WORDS_MAX;
+		for (uint32_t i = 0; i < r->nearby_negative.n; i++)
+			n += PII_NEARBY_WORDS_MAX;
+	}
 	while (cap < 2 * n)
 		cap <<= 1; /* at most half full: probes stay short */
 	t->slots = calloc(cap, sizeof(*t->slots));
@@ -96,10 +117,10 @@ struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_
 				end++;
 			s = slot_find(t, norm + start, end - start,
 				      XXH3_64bits(norm + start, end - start));
-			if (s->norm) {
-				cls.pos |= s->pos;
-				cls.neg |= s->neg;
-			}
+			cls.pos |= s->pos;
+			cls.neg |= s->neg;
+			if (!s->longer)
+				break; /* no phrase goes on from these words (an empty slot's is 0) */
 		}
 		while (start < nn && norm[start] != '_')
 			start++;

@@ -225,17 +225,43 @@ static bool kind_is_text(enum pii_context_kind k)
 	return k == PII_CTX_FREE_TEXT || k == PII_CTX_REDIS_VALUE || k == PII_CTX_HTTP_JSON;
 }
 
+/* The innermost span holding [start, end): of those, the one that starts last (the spans
+ * are in order of their starts, stable, so of equal starts the one found last). */
 static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t start, uint32_t end)
 {
-	const struct pii_span *best = NULL;
+	uint32_t lo = 0, hi = s->nspans;
 
-	for (uint32_t i = 0; i < s->nspans; i++) {
-		const struct pii_span *sp = &s->spans[i];
+	while (lo < hi) { /* the first span starting after start */
+		uint32_t mid = lo + (hi - lo) / 2;
 
-		if (sp->start <= start && end <= sp->end + 1 && (!best || sp->start >= best->start))
-			best = sp;
+		if (s->spans[mid].start <= start)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	return best;
+	while (lo > 0) {
+		const struct pii_span *sp = &s->spans[--lo];
+
+		if (end <= sp->end + 1)
+			return sp;
+	}
+	return NULL;
+}
+
+/* Spans in order of their starts, found order kept among equal starts; they come mostly in
+ * order already, so insertion is linear. */
+static void spans_order(struct pii_scratch *s)
+{
+	for (uint32_t i = 1; i < s->nspans; i++) {
+		struct pii_span sp = s->spans[i];
+		uint32_t k = i;
+
+		while (k > 0 && s->spans[k - 1].start > sp.start) {
+			s->spans[k] = s->spans[k - 1];
+			k--;
+		}
+		s->spans[k] = sp;
+	}
 }
 
 /* Is the value found the span's whole value (give or take a quote or a space)? An email
@@ -335,7 +361,17 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 
 	if (n == 0)
 		return 0;
-	qsort(f, n, sizeof(*f), finding_cmp);
+	/* few findings per text, and mostly in order: insertion beats qsort's set-up */
+	for (uint32_t i = 1; i < n; i++) {
+		struct pii_finding x = f[i];
+		uint32_t k = i;
+
+		while (k > 0 && finding_cmp(&f[k - 1], &x) > 0) {
+			f[k] = f[k - 1];
+			k--;
+		}
+		f[k] = x;
+	}
 	for (uint32_t i = 0; i < n; i++) {
 		struct pii_finding *last = kept ? &f[kept - 1] : NULL;
 
@@ -406,6 +442,7 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 	s->nfound = 0;
 	s->overflow = false;
 	pii_spans_find(s, kind, column_or_key, column_len, text, len);
+	spans_order(s);
 	field = s->nspans == 1 && s->spans[0].start == 0 && s->spans[0].end == len &&
 		len <= e->field_max && e->field_db;
 	if (field) {

@@ -251,21 +251,43 @@ enum pii_verdict pii_iban_check(const uint8_t *v, size_t len)
 	}
 	if (n < 15 || !is_upper(s[0]) || !is_upper(s[1]) || !is_digit(s[2]) || !is_digit(s[3]))
 		return PII_INVALID;
-	for (size_t i = 0; i < ARRAY_SIZE(iban_lengths); i++) {
-		if (s[0] == iban_lengths[i].cc[0] && s[1] == iban_lengths[i].cc[1])
-			want = iban_lengths[i].len;
+	/* the registry's table is in country order */
+	for (size_t lo = 0, hi = ARRAY_SIZE(iban_lengths); lo < hi;) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = memcmp(s, iban_lengths[mid].cc, 2);
+
+		if (d == 0) {
+			want = iban_lengths[mid].len;
+			break;
+		}
+		if (d < 0)
+			hi = mid;
+		else
+			lo = mid + 1;
 	}
 	if (want < 0 || (size_t)want != n)
 		return PII_INVALID;
-	/* ISO 13616: move the first four characters to the end, letters as 10..35, mod 97 */
-	for (size_t k = 0; k < n; k++) {
-		uint8_t c = s[(k + 4) % n];
+	/* ISO 13616: move the first four characters to the end, letters as 10..35, mod 97;
+	 * taken modulo once per 14 digits (remainder < 97 times 10^14 fits 64 bits) */
+	uint64_t acc = 0;
+	unsigned digits = 0;
 
-		if (is_digit(c))
-			rem = (rem * 10 + (unsigned)(c - '0')) % 97;
-		else
-			rem = (rem * 100 + (unsigned)(c - 'A' + 10)) % 97;
+	for (size_t k = 0; k < n; k++) {
+		uint8_t c = s[k + 4 < n ? k + 4 : k + 4 - n];
+
+		if (is_digit(c)) {
+			acc = acc * 10 + (unsigned)(c - '0');
+			digits++;
+		} else {
+			acc = acc * 100 + (unsigned)(c - 'A' + 10);
+			digits += 2;
+		}
+		if (digits >= 14) {
+			acc %= 97;
+			digits = 2;
+		}
 	}
+	rem = (unsigned)(acc % 97);
 	return rem == 1 ? PII_CHECKED : PII_INVALID;
 }
 
