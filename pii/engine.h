@@ -73,8 +73,9 @@ struct pii_nearby_word {
 
 struct pii_nearby_table {
 	struct pii_nearby_word *slots;
-	uint32_t mask;	   /* slots - 1, a power of two minus one */
-	uint8_t max_words; /* the longest phrase, in words */
+	uint32_t mask;	     /* slots - 1, a power of two minus one */
+	uint8_t max_words;   /* the longest phrase, in words */
+	uint64_t shapes[16]; /* first byte % 32 and length of each entry: a filter */
 };
 
 struct pii_engine {
@@ -159,7 +160,8 @@ struct pii_param_keys {
 struct pii_scratch {
 	const struct pii_engine *engine;
 	hs_scratch_t *hs;
-	struct pii_span spans[PII_SPANS_MAX];
+	struct pii_span spans[PII_SPANS_MAX]; /* in order of start once found */
+	uint32_t spans_reach[PII_SPANS_MAX];  /* the furthest end of spans[0..i] */
 	uint32_t nspans;
 	struct pii_cand cands[PII_CANDS_MAX];
 	uint32_t ncands;

@@ -27,12 +27,27 @@ static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const
 	}
 }
 
+/* A word's first byte and length, for the filter that passes over most words of text
+ * before any hashing: "the" and "while" start no phrase. */
+static unsigned shape_of(const char *w, size_t n)
+{
+	return ((unsigned)(uint8_t)w[0] % 32) * 32 + (unsigned)(n < 31 ? n : 31);
+}
+
+static bool shape_known(const struct pii_nearby_table *t, const char *w, size_t n)
+{
+	unsigned k = shape_of(w, n);
+
+	return t->shapes[k / 64] >> (k % 64) & 1;
+}
+
 static struct pii_nearby_word *table_slot(struct pii_nearby_table *t, const char *norm,
 					  uint16_t len)
 {
 	uint64_t h = XXH3_64bits(norm, len);
 	struct pii_nearby_word *s = slot_find(t, norm, len, h);
 
+	t->shapes[shape_of(norm, len) / 64] |= 1ull << (shape_of(norm, len) % 64);
 	s->norm = norm;
 	s->len = len;
 	s->hash = h;
@@ -115,6 +130,8 @@ struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_
 				end++; /* past the '_' */
 			while (end < nn && norm[end] != '_')
 				end++;
+			if (!shape_known(t, norm + start, end - start))
+				break;
 			s = slot_find(t, norm + start, end - start,
 				      XXH3_64bits(norm + start, end - start));
 			cls.pos |= s->pos;

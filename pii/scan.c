@@ -239,7 +239,8 @@ static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t star
 		else
 			hi = mid;
 	}
-	while (lo > 0) {
+	/* back while a span this far could still reach end */
+	while (lo > 0 && end <= s->spans_reach[lo - 1] + 1) {
 		const struct pii_span *sp = &s->spans[--lo];
 
 		if (end <= sp->end + 1)
@@ -248,8 +249,8 @@ static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t star
 	return NULL;
 }
 
-/* Spans in order of their starts, found order kept among equal starts; they come mostly in
- * order already, so insertion is linear. */
+/* Spans in order of their starts, found order kept among equal starts (they come mostly in
+ * order already, so insertion is linear), and how far each prefix of them reaches. */
 static void spans_order(struct pii_scratch *s)
 {
 	for (uint32_t i = 1; i < s->nspans; i++) {
@@ -262,6 +263,10 @@ static void spans_order(struct pii_scratch *s)
 		}
 		s->spans[k] = sp;
 	}
+	for (uint32_t i = 0; i < s->nspans; i++)
+		s->spans_reach[i] = i > 0 && s->spans_reach[i - 1] > s->spans[i].end
+					    ? s->spans_reach[i - 1]
+					    : s->spans[i].end;
 }
 
 /* Is the value found the span's whole value (give or take a quote or a space)? An email
