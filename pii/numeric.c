@@ -71,40 +71,42 @@ static uint64_t block_stops(const uint8_t *p, size_t b, size_t len)
 	uint64_t digit = 0, word = 0, upper = 0, colon = 0, word_before, upper_before,
 		 upper_before2, word_after;
 	size_t n = len - b < 64 ? len - b : 64;
+	const uint8_t *q = p + b;
+	uint8_t tail[64];
 
-#ifdef __SSE2__
-	if (n == 64) {
-		const __m128i c0 = _mm_set1_epi8('0'), ca = _mm_set1_epi8('a'),
-			      cA = _mm_set1_epi8('A'), case_bit = _mm_set1_epi8(0x20),
-			      nine = _mm_set1_epi8(9), z25 = _mm_set1_epi8(25),
-			      under = _mm_set1_epi8('_'), col = _mm_set1_epi8(':');
-
-		for (int k = 0; k < 4; k++) {
-			__m128i v = _mm_loadu_si128((const __m128i *)(p + b + 16 * k));
-			__m128i d = _mm_sub_epi8(v, c0);
-			__m128i l = _mm_sub_epi8(_mm_or_si128(v, case_bit), ca);
-			__m128i u = _mm_sub_epi8(v, cA);
-			__m128i dm = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-			__m128i lm = _mm_cmpeq_epi8(_mm_min_epu8(l, z25), l);
-			__m128i um = _mm_cmpeq_epi8(_mm_min_epu8(u, z25), u);
-			__m128i wm = _mm_or_si128(_mm_or_si128(dm, lm), _mm_cmpeq_epi8(v, under));
-
-			digit |= (uint64_t)(unsigned)_mm_movemask_epi8(dm) << (16 * k);
-			word |= (uint64_t)(unsigned)_mm_movemask_epi8(wm) << (16 * k);
-			upper |= (uint64_t)(unsigned)_mm_movemask_epi8(um) << (16 * k);
-			colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, col))
-				 << (16 * k);
-		}
-	} else
-#endif
-	{
-		for (size_t k = 0; k < n; k++) {
-			digit |= (uint64_t)is_digit(p[b + k]) << k;
-			word |= (uint64_t)is_word(p[b + k]) << k;
-			upper |= (uint64_t)is_upper(p[b + k]) << k;
-			colon |= (uint64_t)(p[b + k] == ':') << k;
-		}
+	if (n < 64) { /* the last block, padded with NULs: none of the classes */
+		memset(tail, 0, sizeof(tail));
+		memcpy(tail, q, n);
+		q = tail;
 	}
+#ifdef __SSE2__
+	const __m128i c0 = _mm_set1_epi8('0'), ca = _mm_set1_epi8('a'), cA = _mm_set1_epi8('A'),
+		      case_bit = _mm_set1_epi8(0x20), nine = _mm_set1_epi8(9),
+		      z25 = _mm_set1_epi8(25), under = _mm_set1_epi8('_'), col = _mm_set1_epi8(':');
+
+	for (int k = 0; k < 4; k++) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * k));
+		__m128i d = _mm_sub_epi8(v, c0);
+		__m128i l = _mm_sub_epi8(_mm_or_si128(v, case_bit), ca);
+		__m128i u = _mm_sub_epi8(v, cA);
+		__m128i dm = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
+		__m128i lm = _mm_cmpeq_epi8(_mm_min_epu8(l, z25), l);
+		__m128i um = _mm_cmpeq_epi8(_mm_min_epu8(u, z25), u);
+		__m128i wm = _mm_or_si128(_mm_or_si128(dm, lm), _mm_cmpeq_epi8(v, under));
+
+		digit |= (uint64_t)(unsigned)_mm_movemask_epi8(dm) << (16 * k);
+		word |= (uint64_t)(unsigned)_mm_movemask_epi8(wm) << (16 * k);
+		upper |= (uint64_t)(unsigned)_mm_movemask_epi8(um) << (16 * k);
+		colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, col)) << (16 * k);
+	}
+#else
+	for (size_t k = 0; k < 64; k++) {
+		digit |= (uint64_t)is_digit(q[k]) << k;
+		word |= (uint64_t)is_word(q[k]) << k;
+		upper |= (uint64_t)is_upper(q[k]) << k;
+		colon |= (uint64_t)(q[k] == ':') << k;
+	}
+#endif
 	/* the bytes either side of the block */
 	word_before = word << 1 | (uint64_t)(b > 0 && is_word(p[b - 1]));
 	upper_before = upper << 1 | (uint64_t)(b > 0 && is_upper(p[b - 1]));
@@ -354,39 +356,45 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len)
 	ws->open_start = ws->open_end = 0;
 }
 
-/* Looks at the stop at i; returns where the pass goes on. */
-static size_t stop_handle(struct pii_windows *ws, size_t i)
+/* Looks at the stop at i (a digit or ':' that block_stops gave): whether a trigger is
+ * there, the window around it, and (*next) where the pass goes on. */
+static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t *w_start, size_t *w_end,
+			 size_t *next)
 {
-	const uint8_t *p = ws->text;
-	size_t len = ws->len, a_end, t_start, t_end;
+	size_t a_end, t_end;
 	bool address;
 
 	if (p[i] == ':') {
-		if (!ipv6_whole(p, len, i, &t_start, &t_end))
-			return i + 1;
-		window_add(ws, t_start, t_end);
-		return t_end;
+		*next = i + 1;
+		if (!ipv6_whole(p, len, i, w_start, w_end))
+			return false;
+		*next = *w_end;
+		return true;
 	}
 	if (i > 0 && is_word(p[i - 1])) {
+		*next = digits_end(p, i, len);
 		/* digits inside a word: only an IBAN opens with letters ("DE89...") */
-		if (i >= 2 && is_upper(p[i - 1]) && is_upper(p[i - 2]) &&
-		    (i == 2 || !is_word(p[i - 3])) && i + 1 < len && is_digit(p[i + 1])) {
-			t_end = i;
-			while (t_end < len && t_end - i < 40 && is_word(p[t_end]))
-				t_end++;
-			if (t_end - (i - 2) <= 34)
-				window_add(ws, i - 2, chain_end(p, len, t_end, WINDOW_MARGIN));
-		}
-		return digits_end(p, i, len);
+		if (i < 2 || !is_upper(p[i - 1]) || !is_upper(p[i - 2]) ||
+		    (i > 2 && is_word(p[i - 3])) || i + 1 >= len || !is_digit(p[i + 1]))
+			return false;
+		t_end = i;
+		while (t_end < len && t_end - i < 40 && is_word(p[t_end]))
+			t_end++;
+		if (t_end - (i - 2) > 34)
+			return false;
+		*w_start = i - 2;
+		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
+		return true;
 	}
 	a_end = digits_end(p, i, len);
+	*next = a_end;
 	if (a_end < len && is_word(p[a_end]))
-		return a_end; /* "41ms", "24T10": a word, not a number */
-	if (digits_trigger(p, len, i, a_end, &t_end, &address))
-		window_add(ws, chain_start(p, i),
-			   address ? address_end(p, len, t_end)
-				   : chain_end(p, len, t_end, WINDOW_MARGIN));
-	return a_end;
+		return false; /* "41ms", "24T10": a word, not a number */
+	if (!digits_trigger(p, len, i, a_end, &t_end, &address))
+		return false;
+	*w_start = chain_start(p, i);
+	*w_end = address ? address_end(p, len, t_end) : chain_end(p, len, t_end, WINDOW_MARGIN);
+	return true;
 }
 
 bool pii_windows_next(struct pii_windows *ws)
@@ -410,7 +418,10 @@ bool pii_windows_next(struct pii_windows *ws)
 				ws->pos = i;
 				return true;
 			}
-			done = stop_handle(ws, i);
+			size_t w_start, w_end;
+
+			if (stop_trigger(ws->text, len, i, &w_start, &w_end, &done))
+				window_add(ws, w_start, w_end);
 		}
 	}
 	ws->pos = len;
