@@ -13,7 +13,8 @@
  *   - a run of 9 or more digits (cards, SSNs, national and NANP numbers written solid);
  *   - digit groups 4+4 or 4+6 joined by ' ', '-' or '+' (cards), 3+2 by '-' or ' ' (SSNs),
  *     3+3 by ' ', '.' or '-' (NANP numbers), 0X.. then 2+ digits by ' ', '-', '/' or '.'
- *     (national numbers), four groups of 1-3 joined by '.' (IPv4);
+ *     (national numbers), 00X.. (an international prefix), four groups of 1-3 joined by
+ *     '.' (IPv4);
  *   - two capital letters and two digits opening a word (an IBAN's country and check);
  *   - a house number of 1-6 digits, a space, a capital or a digit (an address);
  *   - eight groups of 1-4 hex digits joined by ':' (IPv6 written whole).
@@ -25,8 +26,8 @@
  *
  * The contract for a numeric pattern, checked for the shipped rules over random and corpus
  * text by tests/unit/test_pii_numeric.c: every match holds one trigger, lies within its
- * chain (or street), and starts with a word character or a '+' and ends with a word
- * character. Patterns that do not fit it are not marked numeric and go to the text database.
+ * chain (or street), and starts with a word character, a '+' or a '(' and ends with a
+ * word character. Patterns that do not fit it are not marked numeric and go to the text database.
  */
 #include <string.h>
 #ifdef __SSE2__
@@ -209,10 +210,14 @@ static bool digits_trigger(const uint8_t *p, size_t len, size_t a, size_t a_end,
 	*address = false;
 	if (n >= 9)
 		return true;
+	/* first: a house number's window reaches furthest */
 	if (n <= 6 && address_start(p, len, a_end)) {
 		*address = true;
 		return true;
 	}
+	/* an international call prefix: "0044 20 7946 0958" */
+	if (n >= 3 && p[a] == '0' && p[a + 1] == '0' && p[a + 2] != '0')
+		return true;
 	if (a_end + 1 >= len || !is_digit(p[a_end + 1]))
 		return false;
 	c = p[a_end];
@@ -259,7 +264,8 @@ static bool word_numeric(const uint8_t *p, size_t ws, size_t we, bool after)
 }
 
 /* Where the chain of such words joined by 1-3 separators runs back to from the word at
- * x, at most WINDOW_MARGIN before x; a '+' before it is kept (it may open a match). */
+ * x, at most WINDOW_MARGIN before x; a '+' or '(' before it is kept (either may open a
+ * match). */
 static size_t chain_start(const uint8_t *p, size_t x)
 {
 	size_t from = x;
@@ -278,6 +284,9 @@ static size_t chain_start(const uint8_t *p, size_t x)
 			break;
 		x = ws;
 	}
+	/* "+1 ...", "(415) ...": a match may open with either */
+	if (x > 0 && p[x - 1] == '(')
+		x--;
 	return x > 0 && p[x - 1] == '+' ? x - 1 : x;
 }
 
@@ -388,12 +397,20 @@ static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t *w_start
 	}
 	a_end = digits_end(p, i, len);
 	*next = a_end;
-	if (a_end < len && is_word(p[a_end]))
-		return false; /* "41ms", "24T10": a word, not a number */
+	/* "41ms", "24T10": a word, not a number; but "0034ext. 12", "4567x89": an extension */
+	if (a_end < len && is_word(p[a_end]) && p[a_end] != 'x' &&
+	    !(len - a_end >= 3 && !memcmp(p + a_end, "ext", 3)))
+		return false;
 	if (!digits_trigger(p, len, i, a_end, &t_end, &address))
 		return false;
 	*w_start = chain_start(p, i);
-	*w_end = address ? address_end(p, len, t_end) : chain_end(p, len, t_end, WINDOW_MARGIN);
+	if (address) {
+		*w_end = address_end(p, len, t_end);
+		return true;
+	}
+	while (t_end < len && is_word(p[t_end])) /* the rest of "0034ext" */
+		t_end++;
+	*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
 	return true;
 }
 

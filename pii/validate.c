@@ -7,7 +7,6 @@
  * themselves; PEM blocks are closed. None of these allocate; all stop at the bytes given.
  */
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <libpsl.h>
 #include <string.h>
 #include <time.h>
@@ -75,6 +74,11 @@ static bool is_lower(uint8_t c)
 static bool is_alpha(uint8_t c)
 {
 	return is_upper(c) || is_lower(c);
+}
+
+static bool is_hex(uint8_t c)
+{
+	return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
 }
 
 static bool is_alnum(uint8_t c)
@@ -501,7 +505,33 @@ enum pii_verdict pii_ip_check(const uint8_t *v, size_t len)
 /* RFC 5322 atext, and UTF-8 (RFC 6531: josé.garcía@example.es) */
 static bool email_local_char(uint8_t c)
 {
-	return is_alnum(c) || c >= 0x80 || (c && strchr(".!#$%&'*+/=?^_`{|}~-", c));
+	if (is_alnum(c) || c >= 0x80)
+		return true;
+	switch (c) { /* RFC 5322 atext, and the dots between its atoms */
+	case '.':
+	case '!':
+	case '#':
+	case '$':
+	case '%':
+	case '&':
+	case '\'':
+	case '*':
+	case '+':
+	case '/':
+	case '=':
+	case '?':
+	case '^':
+	case '_':
+	case '`':
+	case '{':
+	case '|':
+	case '}':
+	case '~':
+	case '-':
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* Is the domain's last label a real suffix, with a registrable name below the suffix? */
@@ -573,7 +603,7 @@ static enum pii_verdict email_check(const struct psl_ctx_st *psl, struct pii_psl
 			return PII_INVALID;
 		}
 		if (i < len)
-			domain[dn++] = (char)tolower(c);
+			domain[dn++] = (char)(is_upper(c) ? c | 0x20 : c); /* ASCII: no locale */
 	}
 	domain[dn] = '\0';
 	if (labels < 2 || dn - tld < 2)
@@ -882,13 +912,15 @@ static bool has_prefix_ci(const uint8_t *v, size_t len, const char *p)
 
 static bool eq_ci(const uint8_t *v, size_t len, const char *p)
 {
-	return strlen(p) == len && !strncasecmp((const char *)v, p, len);
+	/* the first byte turns most words away before any length or library call */
+	return len > 0 && (v[0] | 0x20) == (p[0] | 0x20) && strlen(p) == len &&
+	       !strncasecmp((const char *)v, p, len);
 }
 
 static bool all_hex(const uint8_t *v, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
-		if (!isxdigit(v[i]))
+		if (!is_hex(v[i]))
 			return false;
 	}
 	return true;
@@ -1366,7 +1398,7 @@ static bool slack_char(uint8_t c)
 
 static bool ip_char(uint8_t c)
 {
-	return isxdigit(c) || c == ':' || c == '.';
+	return is_hex(c) || c == ':' || c == '.';
 }
 
 enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
@@ -1539,7 +1571,9 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 
 		trim(c);
 		/* the title is not the name: "Mrs. Jane Doe" reports "Jane Doe" */
-		for (size_t k = 0; k < ARRAY_SIZE(titles); k++) {
+		for (size_t k = 0; k < ARRAY_SIZE(titles) && c->start < c->end &&
+				   (t[c->start] == 'M' || t[c->start] == 'D' || t[c->start] == 'P');
+		     k++) {
 			size_t tl = strlen(titles[k]);
 
 			if (c->end - c->start > tl && !memcmp(t + c->start, titles[k], tl)) {

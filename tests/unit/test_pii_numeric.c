@@ -161,6 +161,10 @@ static void test_shapes(void **state)
 		"at 742 Evergreen Terrace Springfield and 4 Privet Drive",
 		"2026-11-24T10:00:00.123Z 3f1c2a9e-8d7b-4c1e-9a2f-0b6d5e4c3a21 $746.95 68964742",
 		"amex 3782-822463-10005, tel:+1 415 555 2671, Telephone+1-415-555-2671",
+		"(415) 555-2671, +1 (415) 555-2671, 1 (415)555-2671 x12, call(415) 555-2671 ext. 9",
+		"x(415) 555-2671 and (415)  555-2671 and 0044 20 7946 0958 and 0033 (0)4 73 63 68 "
+		"92",
+		"00 1 2, 001 555 and 0049-30-1234567 and 00491701234567 and 00:01:02",
 		"4111 1111 1111 1111",
 		"DE89370400440532013000",
 		"203.0.113.7",
@@ -226,13 +230,19 @@ static size_t random_text(char *out, size_t len)
 	return o;
 }
 
+/* TEST_PII_NUMERIC_ROUNDS and TEST_PII_NUMERIC_SEED run it longer or elsewhere (a soak). */
 static void test_random(void **state)
 {
 	static char text[16384];
+	const char *rounds_env = getenv("TEST_PII_NUMERIC_ROUNDS");
+	const char *seed_env = getenv("TEST_PII_NUMERIC_SEED");
+	long rounds = rounds_env ? strtol(rounds_env, NULL, 10) : 64;
 	uint64_t found = 0;
 
 	(void)state;
-	for (int round = 0; round < 64; round++) {
+	if (seed_env)
+		rng_state = strtoull(seed_env, NULL, 10) | 1;
+	for (long round = 0; round < rounds; round++) {
 		size_t len = random_text(text, sizeof(text));
 
 		assert_same(text, len);
