@@ -68,7 +68,7 @@ struct capture_reader {
 	uint32_t index;
 	uint32_t chunk_cap;
 	int epfd;
-	int64_t realtime_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC, refreshed every round */
+	int64_t realtime_off_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC (capture_realtime_offset) */
 	uint64_t next_refresh_ns;
 	uint64_t *percpu; /* lookup buffer for the per-CPU drops map */
 };
@@ -879,14 +879,37 @@ static void capture_refresh_drops(struct capture_reader *r)
 	}
 }
 
+/*
+ * CLOCK_REALTIME - CLOCK_MONOTONIC, the realtime read between two monotonic reads, from the
+ * tightest of a few tries. A reader preempted between two plain reads (a loaded host) would
+ * shift the stamps of a whole pass, and its watermark, by the time it was off the CPU, and
+ * passes would no longer be in one time order. Kept between refreshes for the same reason.
+ */
+static int64_t capture_realtime_offset(void)
+{
+	uint64_t best_span = UINT64_MAX;
+	int64_t best = 0;
+
+	for (int i = 0; i < 3; i++) {
+		uint64_t m0 = capture_now_ns(CLOCK_MONOTONIC);
+		uint64_t rt = capture_now_ns(CLOCK_REALTIME);
+		uint64_t m1 = capture_now_ns(CLOCK_MONOTONIC);
+
+		if (m1 - m0 < best_span) {
+			best_span = m1 - m0;
+			best = (int64_t)(rt - (m0 + (m1 - m0) / 2));
+		}
+	}
+	return best;
+}
+
 static int capture_drain(struct capture_reader *r)
 {
 	struct capture *cap = r->cap;
-	/* every event stamped before this instant is in a ring now: the pass's watermark */
-	uint64_t pass_start = capture_now_ns(CLOCK_REALTIME);
+	/* every event stamped before this instant is in a ring now: the pass's watermark, on
+	 * the scale of the chunks' stamps (the kernel's monotonic clock, the same offset) */
+	uint64_t pass_start = capture_now_ns(CLOCK_MONOTONIC) + (uint64_t)r->realtime_off_ns;
 
-	r->realtime_off_ns =
-		(int64_t)(capture_now_ns(CLOCK_REALTIME) - capture_now_ns(CLOCK_MONOTONIC));
 	for (uint32_t cpu = r->index; cpu < cap->ncpus; cpu += cap->nreaders) {
 		int n = ring_buffer__consume(cap->cpus[cpu].rb);
 
@@ -910,6 +933,7 @@ static int capture_run(struct source *src, struct reader *rd, uint32_t index)
 
 	r->rd = rd;
 	r->chunk_cap = reader_chunk_capacity(rd);
+	r->realtime_off_ns = capture_realtime_offset();
 	while (!reader_stopping(rd)) {
 		uint64_t now;
 
@@ -925,6 +949,7 @@ static int capture_run(struct source *src, struct reader *rd, uint32_t index)
 		now = capture_now_ns(CLOCK_MONOTONIC);
 		if (now >= r->next_refresh_ns) {
 			capture_refresh_drops(r);
+			r->realtime_off_ns = capture_realtime_offset(); /* follows clock steps */
 			r->next_refresh_ns = now + CAPTURE_REFRESH_NS;
 		}
 	}

@@ -90,6 +90,17 @@ struct held_chunk {
 
 #define WORKER_HELD_MAX 256
 
+/*
+ * A connection the worker closed, remembered exactly (not by a fingerprint: a fingerprint
+ * of {key, generation} can equal a new connection's and swallow that one whole).
+ * used = 0 marks an empty slot (packet sources number generations from 0).
+ */
+struct closed_conn {
+	uint64_t key;
+	uint32_t generation;
+	uint32_t used;
+};
+
 struct worker {
 	struct runtime *rt;
 	uint32_t index;
@@ -98,7 +109,7 @@ struct worker {
 	struct emitter emit;
 	struct parse_engine *engine;
 	uint64_t now_ns; /* source time: newest chunk timestamp seen (live: or the wall clock) */
-	uint64_t *recently_closed; /* WORKER_CLOSED_SLOTS hashes of closed {key, generation} */
+	struct closed_conn *recently_closed; /* WORKER_CLOSED_SLOTS, direct-mapped */
 	uint32_t nheld;
 	struct held_chunk held[WORKER_HELD_MAX]; /* the reorder window (see worker.c) */
 	uint64_t counters[WORKER_COUNTERS];

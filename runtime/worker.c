@@ -24,8 +24,18 @@
  * CPUs: an open or a last write may arrive after the close. Generations are never reused,
  * so a {key, generation} that was closed stays closed; this direct-mapped set remembers
  * the recently closed ones so that late events are counted instead of reopening them.
+ *
+ * A slot holds the exact {key, generation}. It held a 64-bit hash of
+ * key ^ (generation << 32 | generation) once, under which connections whose tgids, fds and
+ * generations differ by one same XOR are equal (redis-cli 20952:3:34 and then curl
+ * 20958:5:36: all three differ by 6). tgids, fds and generations are all small numbers
+ * handed out in sequence, so it happened: the curl connection was taken for a late event
+ * of the redis-cli one and dropped whole, open, data and close. A slot a newer close takes
+ * over costs only the older connection's late events their recognition (they reopen it,
+ * in the open), never a new connection its records.
  */
 #define WORKER_CLOSED_SLOTS 8192
+_Static_assert((WORKER_CLOSED_SLOTS & (WORKER_CLOSED_SLOTS - 1)) == 0, "a power of two");
 /*
  * The reorder window. Bytes written on one CPU can reach the shard a reader pass after
  * later bytes written on another CPU. A chunk that starts beyond what its connection has
@@ -97,25 +107,27 @@ void worker_destroy(struct worker *w)
 	free(w->recently_closed);
 }
 
-static uint64_t closed_hash(uint64_t key, uint32_t generation)
+/* Only where a closed connection is remembered: the slot is compared whole. */
+static uint32_t closed_slot(uint64_t key, uint32_t generation)
 {
-	uint64_t h = (key ^ ((uint64_t)generation << 32 | generation)) * 0x9e3779b97f4a7c15ULL;
+	uint64_t h = key ^ ((uint64_t)generation * 0x9e3779b97f4a7c15ULL);
 
-	return h | 1; /* 0 marks an empty slot */
+	h ^= h >> 33; /* murmur3 finaliser: every input bit reaches the slot bits */
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	return (uint32_t)h & (WORKER_CLOSED_SLOTS - 1);
 }
 
 static bool recently_closed(const struct worker *w, uint64_t key, uint32_t generation)
 {
-	uint64_t h = closed_hash(key, generation);
+	const struct closed_conn *s = &w->recently_closed[closed_slot(key, generation)];
 
-	return w->recently_closed[(h >> 40) % WORKER_CLOSED_SLOTS] == h;
+	return s->used && s->key == key && s->generation == generation;
 }
 
 static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason reason,
 		       uint64_t ts_ns)
 {
-	uint64_t h = closed_hash(c->key, c->generation);
-
 	static const enum worker_counter reason_counter[] = {
 		[CONN_CLOSED] = WORKER_CONN_CLOSED,
 		[CONN_CLOSED_IDLE] = WORKER_EVICTED_IDLE,
@@ -128,8 +140,21 @@ static void conn_close(struct worker *w, struct conn *c, enum conn_close_reason 
 	if (reason != CONN_CLOSED_SHUTDOWN)
 		counter_add(&w->counters[reason_counter[reason]], 1);
 	if (reason == CONN_CLOSED)
-		w->recently_closed[(h >> 40) % WORKER_CLOSED_SLOTS] = h;
+		w->recently_closed[closed_slot(c->key, c->generation)] =
+			(struct closed_conn){.key = c->key, .generation = c->generation, .used = 1};
 	conn_table_remove(&w->conns, c);
+}
+
+/* Held chunks of {key, generation} other than ch (a close that came before the open). */
+static uint16_t held_count(const struct worker *w, uint64_t key, uint32_t generation,
+			   const struct chunk *ch)
+{
+	uint16_t n = 0;
+
+	for (uint32_t i = 0; i < w->nheld; i++)
+		n += w->held[i].ch != ch && w->held[i].ch->conn_key == key &&
+		     w->held[i].ch->generation == generation;
+	return n;
 }
 
 static struct conn *conn_open(struct worker *w, const struct chunk *ch)
@@ -152,6 +177,7 @@ static struct conn *conn_open(struct worker *w, const struct chunk *ch)
 	c->first_ts_ns = ch->ts_ns;
 	c->last_ts_ns = ch->ts_ns;
 	c->midstream = ch->kind != CHUNK_OPEN;
+	c->held = w->nheld ? held_count(w, ch->conn_key, ch->generation, ch) : 0;
 	/* an unordered source numbers every connection's bytes from 0, from first sight on:
 	 * a first chunk that starts later is early, not a stream joined in the middle */
 	if (c->midstream && !w->rt->source.ops->unordered) {
@@ -189,6 +215,20 @@ static bool chunk_is_early(const struct conn *c, const struct chunk *ch)
 	if ((ch->kind != CHUNK_DATA && ch->kind != CHUNK_GAP) || !c)
 		return false;
 	return c->next_offset[ch->dir] != UINT64_MAX && ch->offset > c->next_offset[ch->dir];
+}
+
+/*
+ * Whether ch waits in the reorder window: its connection has chunks waiting already, bytes
+ * before it are in flight, or it is a close with no connection yet. The bytes and the open
+ * of that one were written on another CPU and are still on their way (a process that moved
+ * between CPUs): the close waits for them like any close, and the connection they make finds
+ * it (held_count). Should nothing come within the window, it is counted as an unknown close.
+ */
+static bool chunk_waits(const struct worker *w, const struct conn *c, const struct chunk *ch)
+{
+	if (c)
+		return c->held || chunk_is_early(c, ch);
+	return ch->kind == CHUNK_CLOSE && !recently_closed(w, ch->conn_key, ch->generation);
 }
 
 static void worker_apply(struct worker *w, const struct chunk *ch);
@@ -307,16 +347,17 @@ static bool worker_process(struct worker *w, struct chunk *ch, uint32_t reader)
 		    !recently_closed(w, ch->conn_key, ch->generation))
 			c = conn_open(w, ch);
 
-		if (c && (c->held || chunk_is_early(c, ch))) {
+		if (chunk_waits(w, c, ch)) {
 			if (w->nheld == WORKER_HELD_MAX) {
 				held_expire_conn(w, w->held[0].ch->conn_key,
 						 w->held[0].ch->generation);
 				c = conn_table_lookup(&w->conns, ch->conn_key, ch->generation);
 			}
-			if (c) {
+			if (c || chunk_waits(w, NULL, ch)) {
 				if (ch->kind != CHUNK_CLOSE)
 					counter_add(&w->counters[WORKER_REORDERED], 1);
-				c->held++;
+				if (c)
+					c->held++;
 				w->held[w->nheld++] = (struct held_chunk){
 					ch, reader, monotonic_ns(), readers_round(w->rt)};
 				held_drain_conn(w, ch->conn_key, ch->generation);
