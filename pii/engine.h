@@ -78,9 +78,21 @@ struct pii_nearby_table {
 	uint64_t shapes[16]; /* first byte % 32 and length of each entry: a filter */
 };
 
+/* words.c: a dictionary's words by hash, and in which case it lists them */
+struct pii_common_slot {
+	uint64_t hash; /* 0: empty */
+	uint8_t seen;  /* listed in lower case (1), capitalised (2) */
+};
+
+struct pii_common_words {
+	struct pii_common_slot *slots; /* NULL: no list */
+	uint32_t mask, n;
+};
+
 struct pii_engine {
 	struct pii_rule rules[PII_TYPE_COUNT];
 	struct pii_nearby_table nearby;
+	struct pii_common_words common_words; /* "Mr. Student" is no name */
 	struct pii_pattern *patterns;
 	uint32_t npatterns;
 	uint32_t *field_ids; /* field database id -> pattern index */
@@ -194,6 +206,12 @@ size_t pii_key_normalize(const char *key, size_t len, char *out, size_t cap);
 
 /* keys.c: does the normalised key contain phrase p (at word boundaries or squashed)? */
 bool pii_phrase_match(const char *norm, size_t norm_len, const struct pii_phrase *p);
+
+/* words.c: loads a word list (one per line); 0 or -errno. */
+int pii_common_words_load(struct pii_common_words *cw, const char *path);
+void pii_common_words_free(struct pii_common_words *cw);
+/* words.c: is w (ASCII letters) a word the list has only in lower case? */
+bool pii_common_word(const struct pii_common_words *cw, const uint8_t *w, size_t n);
 
 /* nearby.c: the nearby-word table from every rule's nearby and nearby_negative words. */
 int pii_nearby_build(struct pii_engine *e);

@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <libpsl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -444,6 +445,28 @@ static int load_type(struct load *ld, enum pii_type t, const yaml_node_t *n)
 	return 0;
 }
 
+/* common_words: a word list, one word per line; "" for none. */
+static int load_common_words(struct load *ld, const yaml_node_t *v)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	if (v->type != YAML_SCALAR_NODE || v->data.scalar.length >= sizeof(path))
+		return load_fail(ld, v, "the path of a word list (one word per line)");
+	memcpy(path, v->data.scalar.value, v->data.scalar.length);
+	path[v->data.scalar.length] = '\0';
+	pii_common_words_free(&ld->e->common_words);
+	if (path[0] == '\0')
+		return 0;
+	ret = pii_common_words_load(&ld->e->common_words, path);
+	if (ret == -ENOMEM)
+		return ret;
+	if (ret)
+		return load_fail(ld, v, "a readable word list (%s; Debian's wamerican has one)",
+				 strerror(-ret));
+	return 0;
+}
+
 static int load_root(struct load *ld, const yaml_node_t *root)
 {
 	if (!root || root->type != YAML_MAPPING_NODE) {
@@ -477,6 +500,8 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 			ret = get_u32(ld, v, 0, 256, &ld->e->nearby_bytes);
 		} else if (scalar_is(k, "field_max")) {
 			ret = get_u32(ld, v, 0, 1 << 20, &ld->e->field_max);
+		} else if (scalar_is(k, "common_words")) {
+			ret = load_common_words(ld, v);
 		} else if (scalar_is(k, "types")) {
 			if (v->type != YAML_MAPPING_NODE)
 				return load_fail(ld, v, "a mapping of type names");
@@ -504,7 +529,9 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 			}
 		} else {
 			return load_fail(
-				ld, k, "version, min_confidence, nearby_bytes, field_max or types");
+				ld, k,
+				"version, min_confidence, nearby_bytes, field_max, common_words or "
+				"types");
 		}
 		if (ret)
 			return ret;
@@ -526,6 +553,7 @@ void pii_engine_free(struct pii_engine *e)
 	if (!e)
 		return;
 	pii_nearby_free(&e->nearby);
+	pii_common_words_free(&e->common_words);
 	for (int t = 0; t < PII_TYPE_COUNT; t++) {
 		free_phrases(&e->rules[t].context);
 		free_phrases(&e->rules[t].negative);

@@ -276,6 +276,25 @@ static bool span_is_value(const struct pii_span *sp, const struct pii_cand_view 
 	return v->start <= sp->start + 1 && v->end + 1 >= sp->end;
 }
 
+/* Is every word of text[start, end) one the common-word list has only in lower case? */
+static bool all_common_words(const struct pii_engine *e, const uint8_t *t, size_t start, size_t end)
+{
+	size_t i = start;
+
+	if (!e->common_words.slots)
+		return false;
+	while (i < end) {
+		size_t w = i;
+
+		while (w < end && t[w] != ' ')
+			w++;
+		if (!pii_common_word(&e->common_words, t + i, w - i))
+			return false;
+		i = w + 1;
+	}
+	return true;
+}
+
 /* Validates and scores one candidate; adds it to s->found when it clears the minimum. */
 static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 {
@@ -300,6 +319,10 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 
 	verdict = pii_validate(r->validator, &s->psl, &v);
 	if (verdict == PII_INVALID || v.end <= v.start)
+		return;
+	/* after a title or a greeting the capitalised words are the only evidence: "Mr.
+	 * Student", "Dear Valued Customer" are ordinary words */
+	if (p && c->type == PII_PERSON_NAME && all_common_words(e, s->text, v.start, v.end))
 		return;
 	sp = span_of(s, (uint32_t)v.start, (uint32_t)v.end);
 	if (sp)

@@ -6,6 +6,7 @@
 # libbrotli-dev and libzstd-dev decode br and zstd HTTP bodies (libbrotli1, libzstd1 at run
 # time; the unit tests encode with them too); tests/integration/http_live.sh has nginx send
 # br with libnginx-mod-http-brotli-filter and a file compressed by the zstd tool.
+# wamerican is the word list config/pii.yaml's common_words names ("Mr. Student" is no name).
 set -euo pipefail
 
 packages=(
@@ -20,7 +21,7 @@ packages=(
 	nginx-light libnginx-mod-http-brotli-filter redis-server redis-tools memcached libmemcached-tools
 	dnsmasq-base dnsutils openssl tcpreplay
 	clang-format curl procps iproute2 bc tcpdump tshark
-	python3-fake-factory
+	python3-fake-factory wamerican
 )
 
 missing=()

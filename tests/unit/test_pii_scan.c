@@ -435,6 +435,43 @@ static void test_nearby_words(void **state)
 	assert_int_equal(out.n, 0);
 }
 
+/* After a title or greeting, words the dictionary has only in lower case are no name;
+ * surnames it lists capitalised, and names it does not know, still are. */
+static void test_common_words(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *name; /* NULL: no person */
+	} t[] = {
+		{"remember quickly Mr. Foreign provide your industry", NULL},
+		{"Remain follow those Mr. Student lose that matter", NULL},
+		{"Dear Valued Customer, your order shipped", NULL},
+		{"the file was sent to Mr. Young yesterday", "Young"},
+		{"the file was sent to Mrs. Rose Baker yesterday", "Rose Baker"},
+		{"Dear Jessica, your order shipped", "Jessica"},
+		{"ask Dr. Dietrich about it", "Dietrich"},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int names = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)t[i].text,
+			 strlen(t[i].text), collect, &out);
+		for (int k = 0; k < out.n; k++) {
+			if (out.f[k].type != PII_PERSON_NAME)
+				continue;
+			names++;
+			assert_non_null(t[i].name);
+			assert_int_equal(out.f[k].end - out.f[k].start, strlen(t[i].name));
+			assert_memory_equal(t[i].text + out.f[k].start, t[i].name,
+					    strlen(t[i].name));
+		}
+		assert_int_equal(names, t[i].name ? 1 : 0);
+	}
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -511,6 +548,8 @@ static void test_rule_errors(void **state)
 		 "3:29: key 'types.email.patterns.keyd': expected regex, keyed"},
 		{"types: [\n", "2:1: key '(document)': expected valid YAML"},
 		{"min_confidence: high\n", "1:17: key 'min_confidence': expected a number"},
+		{"common_words: /nonexistent/words\n",
+		 "1:15: key 'common_words': expected a readable word list (No such file"},
 		{"", "1:1: key '(document)': expected a mapping with types:"},
 	};
 	char err[512];
@@ -544,19 +583,13 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_contexts),
-		cmocka_unit_test(test_scan_order_and_overlap),
-		cmocka_unit_test(test_scan_edges),
-		cmocka_unit_test(test_column_memory),
-		cmocka_unit_test(test_mask),
-		cmocka_unit_test(test_rule_errors),
-		cmocka_unit_test(test_names),
-		cmocka_unit_test(test_finding_keys),
-		cmocka_unit_test(test_param_keys),
-		cmocka_unit_test(test_nearby_words),
-		cmocka_unit_test(test_sql_keyed),
-		cmocka_unit_test(test_address_keyed),
-		cmocka_unit_test(test_percent_encoded),
+		cmocka_unit_test(test_scan_contexts), cmocka_unit_test(test_scan_order_and_overlap),
+		cmocka_unit_test(test_scan_edges),    cmocka_unit_test(test_column_memory),
+		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
+		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
+		cmocka_unit_test(test_common_words),  cmocka_unit_test(test_sql_keyed),
+		cmocka_unit_test(test_address_keyed), cmocka_unit_test(test_percent_encoded),
 		cmocka_unit_test(test_csv),
 	};
 
