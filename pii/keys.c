@@ -619,6 +619,84 @@ static bool spans_csv(struct pii_scratch *s, const uint8_t *p, size_t len)
 }
 
 /* The last segment of a JSON path ("$.user.email" -> "email", "items[0].ssn" -> "ssn"). */
+/*
+ * A PHP session as its session handlers store it in Redis, memcached or a table
+ * (session.serialize_handler = php): name|value pairs run together, each value serialized
+ * (s:5:"alice"; i:3; b:1; d:1.5; N; a:2:{...}) or, as some frameworks write them, bare up
+ * to ';'. Each string or bare value is a value under its name, so "email|s:9:\"a@b.co\";"
+ * is judged as an email column. Arrays are stepped over whole. Returns whether the text
+ * was a session (its first pair parsed).
+ */
+static bool spans_php_session(struct pii_scratch *s, const uint8_t *p, size_t len)
+{
+	uint32_t first_span = s->nspans;
+	size_t i = 0;
+
+	while (i < len) {
+		size_t ks = i, kn, vs, ve;
+
+		while (i < len && i - ks < 64 && (is_ident(p[i]) || p[i] == '-' || p[i] == '.'))
+			i++;
+		if (i == ks || i >= len || p[i] != '|')
+			break;
+		kn = i - ks;
+		vs = ++i;
+		if (i + 1 < len && p[i] == 's' && p[i + 1] == ':') {
+			/* s:N:"..."; the length is in bytes and the quotes are not escaped */
+			size_t n = 0;
+
+			for (i += 2; i < len && p[i] >= '0' && p[i] <= '9' && n < (1u << 24); i++)
+				n = n * 10 + (size_t)(p[i] - '0');
+			if (i + 1 >= len || p[i] != ':' || p[i + 1] != '"' || n > len - i - 2)
+				break;
+			vs = i + 2;
+			ve = vs + n;
+			if (ve + 1 >= len || p[ve] != '"' || p[ve + 1] != ';')
+				break;
+			span_add(s, vs, ve, (const char *)p + ks, kn, true);
+			i = ve + 2;
+			continue;
+		}
+		if (i + 1 < len && p[i] == 'a' && p[i + 1] == ':') {
+			/* an array: stepped over to its closing brace, strings by their lengths */
+			int depth = 0;
+
+			while (i < len) {
+				if (p[i] == '{') {
+					depth++;
+				} else if (p[i] == '}' && --depth == 0) {
+					break;
+				} else if (p[i] == '"') {
+					const uint8_t *q = memchr(p + i + 1, '"', len - i - 1);
+
+					if (!q)
+						break;
+					i = (size_t)(q - p);
+				}
+				i++;
+			}
+			if (i >= len)
+				break;
+			i++;
+			continue;
+		}
+		/* i:3; b:1; d:1.5; N; or a bare value up to ';' */
+		while (i < len && p[i] != ';' && i - vs < 256)
+			i++;
+		if (i >= len || p[i] != ';')
+			break;
+		ve = i++;
+		if (ve - vs >= 2 && p[vs + 1] == ':' && strchr("ibd", p[vs]))
+			continue; /* numbers and booleans: no value a key would name */
+		/* delimited exactly, as a quoted value is: the whole of it is the value */
+		span_add(s, vs, ve, (const char *)p + ks, kn, true);
+	}
+	if (s->nspans > first_span && i >= len)
+		return true;
+	s->nspans = first_span;
+	return false;
+}
+
 static void path_leaf(const char **key, size_t *len)
 {
 	const char *k = *key;
@@ -661,6 +739,8 @@ void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const cha
 			path_leaf(&key, &key_len);
 		if (i < len && (text[i] == '{' || text[i] == '['))
 			spans_json(s, text, len, key, key_len);
+		else if (spans_php_session(s, text, len))
+			break;
 		else if (key)
 			span_add(s, 0, len, key, key_len, false);
 		else
@@ -684,7 +764,7 @@ void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const cha
 	case PII_CTX_FREE_TEXT:
 		if (key)
 			span_add(s, 0, len, key, key_len, false);
-		else if (!spans_csv(s, text, len))
+		else if (!spans_csv(s, text, len) && !spans_php_session(s, text, len))
 			spans_pairs(s, text, len);
 		break;
 	case PII_CTX_COUNT:

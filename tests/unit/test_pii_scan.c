@@ -472,6 +472,36 @@ static void test_common_words(void **state)
 	}
 }
 
+/* PHP sessions in Redis: each value judged under its own name, in PHP's serialized form
+ * and in the bare name|value; form. */
+static void test_php_session(void **state)
+{
+	struct fixture *fx = *state;
+	static const char serialized[] =
+		"login_ok|b:1;user|a:2:{s:2:\"id\";i:7;s:4:\"role\";s:5:\"admin\";}"
+		"contact_email|s:17:\"jane@example.com;\";pwd|s:8:\"hunter22\";";
+	static const char bare[] = "plan|team;PASSWORD|_wRq@zT_yeIjPhcba03;street|Gutestr. 219\n"
+				   "45245 Regensburg;count|i:3;";
+	struct found out = {0};
+
+	/* the email's value holds a ';': only its length says where it ends */
+	pii_scan(fx->e, fx->s, PII_CTX_REDIS_VALUE, "PHPREDIS_SESSION:abc", 20,
+		 (const uint8_t *)serialized, strlen(serialized), collect, &out);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.f[0].type, PII_EMAIL);
+	assert_int_equal(out.f[0].key_len, strlen("contact_email"));
+	assert_int_equal(out.f[1].type, PII_PASSWORD);
+	assert_memory_equal(serialized + out.f[1].start, "hunter22", 8);
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_REDIS_VALUE, "PHPSESSID:1e60", 14, (const uint8_t *)bare,
+		 strlen(bare), collect, &out);
+	assert_int_equal(out.n, 2);
+	assert_int_equal(out.f[0].type, PII_PASSWORD);
+	assert_memory_equal(bare + out.f[0].start, "_wRq@zT_yeIjPhcba03", 19);
+	assert_int_equal(out.f[1].type, PII_ADDRESS);
+	assert_int_equal(out.f[1].end - out.f[1].start, strlen("Gutestr. 219\n45245 Regensburg"));
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -583,13 +613,21 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scan_contexts), cmocka_unit_test(test_scan_order_and_overlap),
-		cmocka_unit_test(test_scan_edges),    cmocka_unit_test(test_column_memory),
-		cmocka_unit_test(test_mask),	      cmocka_unit_test(test_rule_errors),
-		cmocka_unit_test(test_names),	      cmocka_unit_test(test_finding_keys),
-		cmocka_unit_test(test_param_keys),    cmocka_unit_test(test_nearby_words),
-		cmocka_unit_test(test_common_words),  cmocka_unit_test(test_sql_keyed),
-		cmocka_unit_test(test_address_keyed), cmocka_unit_test(test_percent_encoded),
+		cmocka_unit_test(test_scan_contexts),
+		cmocka_unit_test(test_scan_order_and_overlap),
+		cmocka_unit_test(test_scan_edges),
+		cmocka_unit_test(test_column_memory),
+		cmocka_unit_test(test_mask),
+		cmocka_unit_test(test_rule_errors),
+		cmocka_unit_test(test_names),
+		cmocka_unit_test(test_finding_keys),
+		cmocka_unit_test(test_param_keys),
+		cmocka_unit_test(test_nearby_words),
+		cmocka_unit_test(test_common_words),
+		cmocka_unit_test(test_php_session),
+		cmocka_unit_test(test_sql_keyed),
+		cmocka_unit_test(test_address_keyed),
+		cmocka_unit_test(test_percent_encoded),
 		cmocka_unit_test(test_csv),
 	};
 
