@@ -1213,6 +1213,30 @@ static size_t name_words(const uint8_t *v, size_t len, int *words)
 	return end;
 }
 
+/*
+ * An address header (RFC 5322 3.6.2/3.6.3: From, To, Cc, Bcc, Reply-To, Sender) at
+ * t[start]: where its display name starts (past the colon, spaces and an opening quote),
+ * or 0 when there is none.
+ */
+static size_t mail_header_name(const uint8_t *t, size_t len, size_t start)
+{
+	static const char *const headers[] = {
+		"from:", "to:", "cc:", "bcc:", "reply-to:", "sender:"};
+
+	for (size_t k = 0; k < ARRAY_SIZE(headers); k++) {
+		size_t n = strlen(headers[k]), i = start + n;
+
+		if (len - start <= n || strncasecmp((const char *)t + start, headers[k], n))
+			continue;
+		while (i < len && i - start - n < 3 && t[i] == ' ')
+			i++;
+		if (i < len && t[i] == '"')
+			i++;
+		return i < len ? i : 0;
+	}
+	return 0;
+}
+
 enum pii_verdict pii_person_name_check(const uint8_t *v, size_t len)
 {
 	static const char *const not_names[] = {"Null",	 "None",     "Test",  "Unknown",
@@ -1567,8 +1591,24 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		static const char *const titles[] = {"Mr. ",   "Mrs. ", "Ms. ", "Dr. ",
 						     "Prof. ", "Mr ",	"Mrs ", "Ms ",
 						     "Miss ",  "Dr ",	"Prof "};
+		size_t header = mail_header_name(t, c->len, c->start);
 		int words;
 
+		if (header) { /* "To: Jane Doe <jane@x>": the display name, if a '<' follows */
+			size_t e;
+
+			c->start = header;
+			n = name_words(t + c->start, c->len - c->start, &words);
+			e = c->start + n;
+			if (e < c->len && t[e] == '"')
+				e++;
+			while (e < c->len && t[e] == ' ')
+				e++;
+			if (!n || e >= c->len || t[e] != '<')
+				return PII_INVALID;
+			c->end = c->start + n;
+			return pii_person_name_check(t + c->start, n);
+		}
 		trim(c);
 		/* the title is not the name: "Mrs. Jane Doe" reports "Jane Doe" */
 		for (size_t k = 0; k < ARRAY_SIZE(titles) && c->start < c->end &&

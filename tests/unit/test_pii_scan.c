@@ -436,7 +436,8 @@ static void test_nearby_words(void **state)
 }
 
 /* After a title or greeting, words the dictionary has only in lower case are no name;
- * surnames it lists capitalised, and names it does not know, still are. */
+ * surnames it lists capitalised, and names it does not know, still are. A mail header's
+ * display name is a name when the address follows it. */
 static void test_common_words(void **state)
 {
 	static const struct {
@@ -450,6 +451,10 @@ static void test_common_words(void **state)
 		{"the file was sent to Mrs. Rose Baker yesterday", "Rose Baker"},
 		{"Dear Jessica, your order shipped", "Jessica"},
 		{"ask Dr. Dietrich about it", "Dietrich"},
+		/* an address header's display name, only with the address after it */
+		{"To: Jessica Wood <mireia@yahoo.com>\nSubject: invoice", "Jessica Wood"},
+		{"Reply-To: \"Lotte Bos\" <michael@paffrath.de>", "Lotte Bos"},
+		{"forwarded to: Production Support, ticket 42", NULL},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
