@@ -36,15 +36,16 @@ static uint8_t lower(uint8_t c)
 	return c >= 'A' && c <= 'Z' ? (uint8_t)(c + 32) : c;
 }
 
-static bool is_upper(uint8_t c)
-{
-	return c >= 'A' && c <= 'Z';
-}
+/* The byte classes a key is cut into words by (a table: this runs on every nearby-word
+ * window as well as on keys). */
+enum key_class { KEY_SEP, KEY_LOWER, KEY_DIGIT, KEY_UPPER, KEY_HIGH };
 
-static bool is_lower_or_digit(uint8_t c)
-{
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-}
+static const uint8_t key_class[256] = {
+	['a' ... 'z'] = KEY_LOWER,
+	['0' ... '9'] = KEY_DIGIT,
+	['A' ... 'Z'] = KEY_UPPER,
+	[0x80 ... 0xff] = KEY_HIGH,
+};
 
 size_t pii_key_normalize(const char *key, size_t len, char *out, size_t cap)
 {
@@ -54,21 +55,25 @@ size_t pii_key_normalize(const char *key, size_t len, char *out, size_t cap)
 	if (cap == 0)
 		return 0;
 	for (size_t i = 0; i < len && o + 2 < cap; i++) {
-		uint8_t c = k[i];
+		uint8_t c = k[i], cls = key_class[c];
 
-		if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || is_upper(c) || c >= 0x80) {
+		if (cls == KEY_SEP) {
+			if (o > 0 && out[o - 1] != '_')
+				out[o++] = '_';
+			continue;
+		}
+		if (cls == KEY_UPPER) {
 			/* camelCase and HTTPHeader boundaries start a word */
-			bool boundary = is_upper(c) && i > 0 &&
-					(is_lower_or_digit(k[i - 1]) ||
-					 (is_upper(k[i - 1]) && i + 1 < len && k[i + 1] >= 'a' &&
-					  k[i + 1] <= 'z'));
+			uint8_t before = i > 0 ? key_class[k[i - 1]] : KEY_SEP;
+			bool boundary = before == KEY_LOWER || before == KEY_DIGIT ||
+					(before == KEY_UPPER && i + 1 < len &&
+					 key_class[k[i + 1]] == KEY_LOWER);
 
 			if (boundary && o > 0 && out[o - 1] != '_')
 				out[o++] = '_';
-			out[o++] = (char)lower(c);
-		} else if (o > 0 && out[o - 1] != '_') {
-			out[o++] = '_';
+			c |= 0x20;
 		}
+		out[o++] = (char)c;
 	}
 	while (o > 0 && out[o - 1] == '_')
 		o--;

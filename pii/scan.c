@@ -331,7 +331,13 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
 	if (!pos && e->nearby_bytes && (r->nearby.n || r->nearby_negative.n)) {
 		size_t from = v.start > e->nearby_bytes ? v.start - e->nearby_bytes : 0;
-		struct pii_keyclass near = pii_nearby_classify(e, s->text + from, v.start - from);
+		/* the words before it on its own line: the line before is another record */
+		const uint8_t *nl = memrchr(s->text + from, '\n', v.start - from);
+		struct pii_keyclass near;
+
+		if (nl)
+			from = (size_t)(nl - s->text) + 1;
+		near = pii_nearby_classify(e, s->text + from, v.start - from);
 
 		near_pos = (near.pos & bit) != 0;
 		near_neg = (near.neg & bit) != 0;
