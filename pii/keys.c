@@ -302,6 +302,15 @@ static void spans_sql(struct pii_scratch *s, const uint8_t *p, size_t len)
 				cols[ncols].off = st;
 				cols[ncols].len = i - st;
 				ncols++;
+			} else {
+				size_t k = i;
+
+				while (k < len && is_space(p[k]))
+					k++;
+				/* a function wraps a column or a value: lower(email) =
+				 * lower('a@b.c') compares email, so neither call is a key */
+				if (k < len && p[k] == '(' && !in_collist)
+					continue;
 			}
 			last_ident = st;
 			last_ident_len = i - st;

@@ -323,6 +323,8 @@ static void test_sql_keyed(void **state)
 	const char *upsert = "INSERT INTO u (id, password) VALUES (1, 'x8#kP2mQ') ON CONFLICT "
 			     "(id) DO UPDATE SET password = EXCLUDED.password";
 	const char *fr = "UPDATE users SET mot_de_passe = 'Falcon4056#' WHERE id = 3";
+	const char *lowered = "SELECT id FROM kyc WHERE lower(\"street\") = lower('Slavica-Hornig-"
+			      "Ring 42\n03126 Hildburghausen') AND deleted_at IS NULL";
 	struct found out = {0};
 
 	pii_scan(fx->e, fx->s, PII_CTX_SQL_INSERT, NULL, 0, (const uint8_t *)upsert, strlen(upsert),
@@ -335,6 +337,13 @@ static void test_sql_keyed(void **state)
 		 &out);
 	assert_int_equal(out.n, 1);
 	assert_int_equal(out.f[0].type, PII_PASSWORD);
+	/* functions around the column and the value: still the street column's value */
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_SQL_WHERE, NULL, 0, (const uint8_t *)lowered,
+		 strlen(lowered), collect, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.f[0].type, PII_ADDRESS);
+	assert_true(key_is(&out.f[0], "street"));
 }
 
 /* Under an address key, addresses in any country's format; the rest of a prose line is
