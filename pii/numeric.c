@@ -387,10 +387,9 @@ static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t *w_start
 		    (i > 2 && is_word(p[i - 3])) || i + 1 >= len || !is_digit(p[i + 1]))
 			return false;
 		t_end = i;
-		while (t_end < len && t_end - i < 40 && is_word(p[t_end]))
+		while (t_end < len && is_word(p[t_end])) /* the whole word: windows end on one */
 			t_end++;
-		if (t_end - (i - 2) > 34)
-			return false;
+		*next = t_end;
 		*w_start = i - 2;
 		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
 		return true;

@@ -1405,6 +1405,17 @@ static void extend_run(struct pii_cand_view *c, bool (*in)(uint8_t), size_t max)
 		c->end++;
 }
 
+static bool iban_char(uint8_t c)
+{
+	return is_upper(c) || is_digit(c);
+}
+
+/* A byte of a word as a regex's \b sees it. */
+static bool is_word_byte(uint8_t c)
+{
+	return is_alnum(c) || c == '_';
+}
+
 static bool jwt_char(uint8_t c)
 {
 	return is_b64url(c) || c == '.';
@@ -1468,6 +1479,13 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		return pii_card_check(t + c->start, c->end - c->start);
 	case PII_V_IBAN:
 		trim(c);
+		/* written solid, the pattern matches its start: the IBAN runs to the end of its
+		 * word (at most 34), which must end there */
+		if (!memchr(t + c->start, ' ', c->end - c->start)) {
+			extend_run(c, iban_char, 35);
+			if (c->end - c->start > 34 || (c->end < c->len && is_word_byte(t[c->end])))
+				return PII_INVALID;
+		}
 		/* a spaced IBAN followed by a short upper-case word ("... 3000 EUR"): the pattern
 		 * took the word as a last group; try without it */
 		for (int tries = 0; tries < 2; tries++) {
@@ -1504,6 +1522,9 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 				if (!is_digit(t[i]) && t[i] != '.')
 					return PII_INVALID;
 			}
+			/* a dotted quad ends its word: "1.2.3.4x" is something else */
+			if (c->end < c->len && is_word_byte(t[c->end]))
+				return PII_INVALID;
 		}
 		return pii_ip_check(t + c->start, c->end - c->start);
 	case PII_V_JWT:
