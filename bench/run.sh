@@ -59,5 +59,9 @@ build/release/bench/parse_bench 11211 3 tests/fixtures/memcached/*.bin
 build/release/bench/parse_bench 443 3 tests/fixtures/tls/*.bin
 
 echo
+echo "== PII engine (one core): free text and short fields, against memchr"
+build/release/bench/pii_bench 16
+
+echo
 ./bench/pcap_bench.sh "${PCAP_BENCH_MB:-300}"
 echo; bench/bpf_bench.sh
