@@ -425,25 +425,28 @@ bool pii_windows_next(struct pii_windows *ws)
 		for (uint64_t stops = block_stops(ws->text, b, len); stops; stops &= stops - 1) {
 			size_t i = b + (size_t)__builtin_ctzll(stops);
 
+			size_t w_start, w_end;
+
 			if (i < done)
 				continue; /* inside what a stop before took */
-			/* room for the open window and one more of the longest */
+			if (!stop_trigger(ws->text, len, i, &w_start, &w_end, &done))
+				continue;
+			/* room for the open window and one more of the longest, or this batch
+			 * ends here and the next takes the trigger again */
 			if (ws->n + 2 >= PII_WINDOWS_MAX ||
 			    ws->out_len + (ws->open_end - ws->open_start) + 2 * (WINDOW_MAX + 512) >
 				    PII_WINDOWS_OUT) {
 				ws->pos = i;
 				return true;
 			}
-			size_t w_start, w_end;
-
-			if (stop_trigger(ws->text, len, i, &w_start, &w_end, &done))
-				window_add(ws, w_start, w_end);
+			window_add(ws, w_start, w_end);
 		}
 	}
 	ws->pos = len;
 	window_flush(ws);
 	return ws->n > 0;
 }
+
 uint32_t pii_windows_raw_offset(const struct pii_windows *ws, uint64_t out_off)
 {
 	uint32_t lo = 0, hi = ws->n;
