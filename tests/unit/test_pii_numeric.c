@@ -252,6 +252,29 @@ static void test_random(void **state)
 	assert_true(found > 1000);
 }
 
+/* More windows than one batch holds: the text is cut into several, and nothing is lost at
+ * the cuts. */
+static void test_many_batches(void **state)
+{
+	static char text[400000];
+	static const char piece[] = "pay 4111 1111 1111 1111 or call 555-123-4567; ";
+	size_t len = 0;
+	uint32_t batches = 0;
+	struct pii_windows *ws = &scratch->windows;
+
+	(void)state;
+	while (len + sizeof(piece) < sizeof(text)) {
+		memcpy(text + len, piece, sizeof(piece) - 1);
+		len += sizeof(piece) - 1;
+	}
+	pii_windows_begin(ws, (const uint8_t *)text, len);
+	while (pii_windows_next(ws))
+		batches++;
+	assert_true(batches > 2);
+	assert_same(text, len);
+	assert_true(whole.n > 10000);
+}
+
 static void test_windows_small(void **state)
 {
 	static char text[16384];
@@ -277,6 +300,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_shapes),
 		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_many_batches),
 		cmocka_unit_test(test_windows_small),
 	};
 
