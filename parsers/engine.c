@@ -574,6 +574,24 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
 		 v.column_len, p, len, pii_found, &v);
 }
 
+size_t parse_csv_header(const struct parse_ctx *ctx, const uint8_t *p, size_t len)
+{
+	return ctx->eng->pii ? pii_csv_header(p, len) : 0;
+}
+
+void record_body_rows(struct parse_ctx *ctx, struct query_record *rec, const char *header,
+		      size_t header_len, const uint8_t *p, size_t len)
+{
+	struct parse_engine *eng = ctx->eng;
+	/* no column of the record's own: each finding carries the header's name it sits under */
+	struct pii_visit v = {ctx, rec, VALUE_BODY, NULL, 0, p};
+
+	if (!rec || !eng->pii || len == 0)
+		return;
+	pii_scan(eng->pii, eng->pii_scratch, PII_CTX_CSV_ROWS, header, header_len, p, len,
+		 pii_found, &v);
+}
+
 void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
 			  const char **cols, uint32_t *lens, uint32_t n)
 {

@@ -8,7 +8,10 @@
  * Content-Length, by chunk sizes (RFC 9112 7.1) or by the close, and handed to the PII
  * engine whole, up to HTTP_BODY_SCAN_MAX bytes, in windows cut after the last value end
  * ("\n,&}]") so that no value is cut in two: the bytes after the cut stay in the engine's
- * buffer and lead the next window (a window never crosses chunk framing). Bodies in gzip
+ * buffer and lead the next window (a window never crosses chunk framing). A CSV export
+ * (its first window starts with a header line, pii_csv_header) is cut at line ends only,
+ * and its header line is kept so that the rows of later windows are judged under their
+ * columns as the first window's are (record_body_rows). Bodies in gzip
  * or deflate (Content-Encoding, RFC 9110 8.4.1) are inflated with zlib, bodies in br
  * (RFC 7932) decoded with libbrotli and in zstd (RFC 8878) with libzstd, into a
  * per-direction text window made on first need and kept for the connection, and scanned
@@ -44,6 +47,9 @@
 #define HTTP_LINE_MAX	 4096  /* chunk-size and trailer lines */
 #define HTTP_SEEK_LINE	 8192  /* a line longer than this cannot be a start line */
 #define HTTP_BODY_WINDOW 16384 /* body bytes per PII scan (at most parsers.buffer_bytes) */
+/* A CSV body's header line kept for its later windows: 64 columns of 7 bytes. A longer
+ * one is not kept (http_body_csv_header_long_total). */
+#define HTTP_CSV_HEADER_MAX 512
 /*
  * Body bytes per message handed to the PII engine (inflated bytes for a compressed body).
  * PII scanning runs at about 100 MB/s per core on text, so a MiB costs a worker ~10 ms:
@@ -80,6 +86,7 @@ enum http_counter {
 	HTTP_BODY_CAPPED,
 	HTTP_BODY_DECODE_ERRORS,
 	HTTP_BODY_UNDECODED,
+	HTTP_BODY_CSV_HEADER_LONG,
 	HTTP_COUNTERS,
 };
 
@@ -108,6 +115,10 @@ static const struct counter_def http_counter_defs[HTTP_COUNTERS] = {
 		 "Bodies not scanned for PII: a content coding not decoded here (compress, "
 		 "several stacked), a br or zstd window over 8 MiB, or no decoder to spare "
 		 "on the worker"},
+	[HTTP_BODY_CSV_HEADER_LONG] =
+		{"http_body_csv_header_long_total",
+		 "CSV bodies whose header line is over 512 bytes: the windows after the first "
+		 "are scanned without column names"},
 };
 
 enum http_phase {
@@ -183,6 +194,15 @@ struct http_dir {
 	uint64_t remaining;
 	uint32_t body_scanned; /* body (text) bytes handed to PII for the current message */
 	struct http_dec *dec;  /* NULL until a body needs one */
+	/*
+	 * A CSV export's header line (pii_csv_header) from the current body's first window,
+	 * for the windows after it: their rows have no header of their own. Reset by
+	 * body_scan_begin; written and read by the worker parsing the connection only.
+	 */
+	bool csv_checked; /* the body's first window was looked at */
+	bool csv;	  /* the body is CSV: windows are cut at line ends only */
+	uint16_t csv_len; /* bytes in csv_header; 0: none kept */
+	char csv_header[HTTP_CSV_HEADER_MAX];
 };
 
 struct http_state {
@@ -344,9 +364,18 @@ static uint8_t coding_add(uint8_t cur, const uint8_t *p, size_t len)
 	return cur;
 }
 
-/* Offset just past the last byte of p[0..len) that ends a value ("\n,&}]"); 0 if none. */
-static uint32_t scan_cut(const uint8_t *p, uint32_t len)
+/*
+ * Offset just past the last byte of p[0..len) that ends a value ("\n,&}]"); 0 if none.
+ * In a CSV body only a line end ends a row: a ',' inside it would leave the next window
+ * with a row's tail.
+ */
+static uint32_t scan_cut(const uint8_t *p, uint32_t len, bool csv)
 {
+	if (csv) {
+		const uint8_t *nl = memrchr(p, '\n', len);
+
+		return nl ? (uint32_t)(nl - p) + 1 : 0;
+	}
 	for (uint32_t i = len; i > 0; i--) {
 		uint8_t c = p[i - 1];
 
@@ -731,23 +760,64 @@ static void http_state_free(void *state)
 }
 
 /*
+ * The body's first window p[0..len) (before it is cut): is the body a CSV export? Its
+ * header line is kept for the windows to come. A header split by chunk framing (a first
+ * chunk that ends inside the header line) is not recognised: the body is scanned as text.
+ */
+static void csv_check(struct parse_ctx *ctx, struct http_dir *d, const uint8_t *p, uint32_t len)
+{
+	size_t n = parse_csv_header(ctx, p, len);
+
+	d->csv_checked = true;
+	d->csv = n > 0;
+	if (n > sizeof(d->csv_header)) {
+		parse_count(ctx, HTTP_BODY_CSV_HEADER_LONG);
+		return;
+	}
+	memcpy(d->csv_header, p, n);
+	d->csv_len = (uint16_t)n;
+}
+
+/*
+ * A window of body text to the PII engine: the rows of a CSV body under the header kept
+ * from its first window (whose own header line is not scanned again), any other body as
+ * one value.
+ */
+static void body_record(struct parse_ctx *ctx, const struct http_dir *d, struct query_record *rec,
+			const uint8_t *p, uint32_t n, bool first)
+{
+	uint32_t skip = first ? d->csv_len : 0;
+
+	if (!d->csv_len) {
+		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, n);
+		return;
+	}
+	if (skip > n)
+		skip = n;
+	record_body_rows(ctx, rec, d->csv_header, d->csv_len, p + skip, n - skip);
+}
+
+/*
  * Hands the decoder's text to the PII engine: all of it when the body ended, else, once
  * the window is full, up to the last value end; the rest leads the next window. A full
  * window without any value end is one huge token and is scanned whole.
  */
-static void dec_scan(struct parse_ctx *ctx, struct query_record *rec, struct http_dec *dec,
-		     bool all)
+static void dec_scan(struct parse_ctx *ctx, struct http_dir *d, struct query_record *rec, bool all)
 {
+	struct http_dec *dec = d->dec;
 	uint32_t n = dec->have;
+	bool first = !d->csv_checked;
 
+	if (!all && dec->have < sizeof(dec->text))
+		return;
+	if (first && rec && dec->have)
+		csv_check(ctx, d, dec->text, dec->have);
 	if (!all) {
-		if (dec->have < sizeof(dec->text))
-			return;
-		n = scan_cut(dec->text, dec->have);
+		n = scan_cut(dec->text, dec->have, d->csv);
 		if (!n)
 			n = dec->have;
 	}
-	record_value(ctx, rec, VALUE_BODY, NULL, 0, dec->text, n);
+	body_record(ctx, d, rec, dec->text, n, first);
 	memmove(dec->text, dec->text + n, dec->have - n);
 	dec->have -= n;
 }
@@ -869,7 +939,7 @@ static void dec_feed(struct parse_ctx *ctx, struct http_dir *d, struct query_rec
 			d->body_scanned += k;
 			p += k;
 			n -= k;
-			dec_scan(ctx, rec, dec, false);
+			dec_scan(ctx, d, rec, false);
 		}
 		return;
 	}
@@ -923,7 +993,7 @@ static void dec_feed(struct parse_ctx *ctx, struct http_dir *d, struct query_rec
 			d->dec_done = true;
 			break;
 		}
-		dec_scan(ctx, rec, dec, false);
+		dec_scan(ctx, d, rec, false);
 		if ((!used && !out) || (!left && out < cap))
 			break;
 	}
@@ -936,6 +1006,9 @@ static void body_scan_begin(struct parse_ctx *ctx, struct http_state *st, enum d
 	struct http_dir *d = &st->d[dir];
 
 	d->body_scanned = 0;
+	d->csv_checked = false;
+	d->csv = false;
+	d->csv_len = 0;
 	d->coding = coding;
 	d->dec_started = false;
 	d->dec_done = false;
@@ -1010,7 +1083,7 @@ static uint32_t body_take(struct parse_ctx *ctx, struct http_state *st, enum dir
 	switch (d->scan) {
 	case HS_WINDOW: {
 		uint64_t want = d->remaining;
-		bool last;
+		bool last, first;
 
 		if (want > scan_window(ctx))
 			want = scan_window(ctx);
@@ -1022,16 +1095,23 @@ static uint32_t body_take(struct parse_ctx *ctx, struct http_state *st, enum dir
 		}
 		n = (uint32_t)want;
 		last = n == budget && n < d->remaining; /* the budget ends in this window */
-		if (n < d->remaining && scan_cut(p, n))
-			n = scan_cut(p, n);
-		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, n);
+		first = !d->csv_checked;
+		if (first)
+			csv_check(ctx, d, p, n);
+		if (n < d->remaining && scan_cut(p, n, d->csv))
+			n = scan_cut(p, n, d->csv);
+		body_record(ctx, d, rec, p, n, first);
 		d->body_scanned = last ? HTTP_BODY_SCAN_MAX : d->body_scanned + n;
 		break;
 	}
 	case HS_PIECE: {
 		uint32_t k = n < budget ? n : budget;
+		bool first = !d->csv_checked;
 
-		record_value(ctx, rec, VALUE_BODY, NULL, 0, p, k);
+		/* pieces are cut anywhere: a CSV's rows are keyed from both ends (keys.c) */
+		if (first)
+			csv_check(ctx, d, p, k);
+		body_record(ctx, d, rec, p, k, first);
 		d->body_scanned += k;
 		break;
 	}
@@ -1063,7 +1143,7 @@ static void body_end(struct parse_ctx *ctx, struct http_state *st, enum dir dir,
 			parse_count(ctx, d->body_scanned == HTTP_BODY_SCAN_MAX
 						 ? HTTP_BODY_CAPPED
 						 : HTTP_BODY_DECODE_ERRORS);
-		dec_scan(ctx, dir_rec(st, dir), d->dec, true);
+		dec_scan(ctx, d, dir_rec(st, dir), true);
 	}
 	if (d->dec)
 		dec_end_message(d->dec);
@@ -1418,8 +1498,7 @@ static void http_on_gap(struct parse_ctx *ctx, void *state, enum dir dir, uint64
 	case HP_BODY_CLOSE:
 		record_add_bytes(dir_rec(st, dir), dir, lost);
 		if (d->scan == HS_DECODER && d->coding == HC_IDENTITY)
-			dec_scan(ctx, dir_rec(st, dir), d->dec,
-				 true); /* no value across the hole */
+			dec_scan(ctx, d, dir_rec(st, dir), true); /* no value across the hole */
 		else
 			d->dec_done = true;
 		return;

@@ -143,6 +143,20 @@ void record_value(struct parse_ctx *ctx, struct query_record *rec, enum value_wh
 		  const char *column, size_t column_len, const uint8_t *p, size_t len);
 
 /*
+ * A body scanned in windows: the length of the header line (line end included) when the
+ * first window p[0..len) is a CSV export (pii_csv_header), else 0, and always 0 when PII
+ * scanning is off. The parser keeps that line and hands each window's rows with it to
+ * record_body_rows(): the windows after the first have no header of their own.
+ */
+size_t parse_csv_header(const struct parse_ctx *ctx, const uint8_t *p, size_t len);
+/*
+ * Rows of a CSV body (p[0..len), no header line in it) under its header line, which the
+ * caller owns and keeps unchanged during the call: findings are keyed by its column names.
+ */
+void record_body_rows(struct parse_ctx *ctx, struct query_record *rec, const char *header,
+		      size_t header_len, const uint8_t *p, size_t len);
+
+/*
  * The columns a prepared statement's bind parameters stand for (`email = $2`, an INSERT's
  * column list), to hand each parameter to record_value() under its column: cols[i] views
  * into stmt, NULL when unknown (and always when PII scanning is off). dollar: $1, $2

@@ -554,46 +554,75 @@ static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 
 #define CSV_COLS_MAX 64
 
-/*
- * A CSV export (RFC 4180; ',' ';' or tab): the header line names the columns, and each
- * field of the rows below is a value under its column's name, so "id,contact_name\n7,Levi
- * van Dijk" is judged as a contact_name. The header must be names only (no digits first,
- * no spaces at the ends), two or more, and every row must have as many fields, or the
- * text is not taken for CSV. Returns whether it was.
- */
-static bool spans_csv(struct pii_scratch *s, const uint8_t *p, size_t len)
-{
+/* A CSV export's header line: its column names (offsets into the header's own bytes) and
+ * its separator. */
+struct csv_header {
 	struct {
 		uint32_t off, len;
 	} cols[CSV_COLS_MAX];
-	uint32_t ncols = 0, first_span = s->nspans;
-	uint8_t sep = 0;
+	uint32_t ncols;
+	uint8_t sep;
+};
+
+struct csv_field {
+	uint32_t start, end;
+	bool quoted;
+};
+
+/*
+ * The header of a CSV export (RFC 4180; ',' ';' or tab): names only (no digits first, no
+ * spaces at the ends), two or more, joined by one separator. Returns the offset of the
+ * line's end (p[i] is '\n' or '\r', or i == len), or 0 when the line is not a header.
+ */
+static size_t csv_header_parse(const uint8_t *p, size_t len, struct csv_header *h)
+{
 	size_t i = 0;
 
-	/* the header: identifiers and one separator */
+	h->ncols = 0;
+	h->sep = 0;
 	while (i < len && p[i] != '\n' && p[i] != '\r') {
 		size_t st = i;
 
-		if (!is_ident_start(p[i]) || ncols == CSV_COLS_MAX)
-			return false;
+		if (!is_ident_start(p[i]) || h->ncols == CSV_COLS_MAX)
+			return 0;
 		while (i < len && (is_ident(p[i]) || p[i] == '-' || p[i] == '.'))
 			i++;
-		cols[ncols].off = (uint32_t)st;
-		cols[ncols].len = (uint32_t)(i - st);
-		ncols++;
+		h->cols[h->ncols].off = (uint32_t)st;
+		h->cols[h->ncols].len = (uint32_t)(i - st);
+		h->ncols++;
 		if (i < len && (p[i] == ',' || p[i] == ';' || p[i] == '\t')) {
-			if (sep && p[i] != sep)
-				return false;
-			sep = p[i++];
+			if (h->sep && p[i] != h->sep)
+				return 0;
+			h->sep = p[i++];
 		} else if (i < len && p[i] != '\n' && p[i] != '\r') {
-			return false;
+			return 0;
 		}
 	}
-	if (ncols < 2 || !sep || i >= len)
-		return false;
-	/* the rows: fields by position, quoted fields may hold separators and newlines */
+	return h->ncols >= 2 && h->sep ? i : 0;
+}
+
+/*
+ * The rows of a CSV export from p[i] on: each field is a value under its column's name
+ * (names: the bytes the header's offsets point into), so "id,contact_name\n7,Levi van
+ * Dijk" is judged as a contact_name. Quoted fields may hold separators and newlines. s may
+ * be NULL: the rows are only checked.
+ *
+ * Whole text (carried false): every row must have as many fields as the header, or the
+ * text is not CSV (no spans are kept; returns false); the last row may be cut short.
+ * Carried (a later window of a body whose header came first): the text is CSV already,
+ * and starts and ends where the window was cut, perhaps mid-row (a chunk's end): a first
+ * row with too few fields is the end of a row, its fields the last columns'; another row
+ * that does not fit is left without keys. Returns true.
+ */
+static bool csv_rows(struct pii_scratch *s, const struct csv_header *h, const char *names,
+		     const uint8_t *p, size_t len, size_t i, bool carried)
+{
+	uint32_t first_span = s ? s->nspans : 0;
+	bool first = true;
+
 	while (i < len) {
-		uint32_t col = 0;
+		struct csv_field f[CSV_COLS_MAX];
+		uint32_t nf = 0, skip = 0;
 
 		while (i < len && (p[i] == '\n' || p[i] == '\r'))
 			i++;
@@ -601,35 +630,88 @@ static bool spans_csv(struct pii_scratch *s, const uint8_t *p, size_t len)
 			break;
 		for (;;) {
 			size_t vs = i, ve;
+			/* the text may end after a separator */
 			bool quoted = i < len && p[i] == '"';
 
 			if (quoted) {
 				i = skip_quoted(p, len, i, '"', false, &ve);
 				vs++;
 			} else {
-				while (i < len && p[i] != sep && p[i] != '\n' && p[i] != '\r')
+				while (i < len && p[i] != h->sep && p[i] != '\n' && p[i] != '\r')
 					i++;
 				ve = i;
 			}
-			if (col < ncols)
-				span_add(s, vs, ve, (const char *)p + cols[col].off, cols[col].len,
-					 quoted);
-			col++;
-			if (i < len && p[i] == sep) {
+			if (nf < CSV_COLS_MAX)
+				f[nf] = (struct csv_field){(uint32_t)vs, (uint32_t)ve, quoted};
+			nf++;
+			if (i < len && p[i] == h->sep) {
 				i++;
 				continue;
 			}
 			break;
 		}
-		/* a row that does not fit the header: not CSV after all */
-		if (col != ncols && i < len) {
-			s->nspans = first_span;
-			return false;
+		if (nf != h->ncols && i < len) { /* a row that does not fit the header */
+			if (!carried) {
+				if (s)
+					s->nspans = first_span;
+				return false;
+			}
+			if (!first || nf > h->ncols)
+				nf = 0;
+			else
+				skip = h->ncols - nf; /* the end of a row cut before the window */
 		}
+		for (uint32_t k = 0; s && k < nf && k + skip < h->ncols; k++)
+			span_add(s, f[k].start, f[k].end, names + h->cols[k + skip].off,
+				 h->cols[k + skip].len, f[k].quoted);
+		first = false;
 		while (i < len && p[i] != '\n' && p[i] != '\r')
 			i++; /* junk after a closing quote */
 	}
 	return true;
+}
+
+/*
+ * A CSV export as a whole text: its header line names the columns of the rows below.
+ * Returns whether the text was one.
+ */
+static bool spans_csv(struct pii_scratch *s, const uint8_t *p, size_t len)
+{
+	struct csv_header h;
+	size_t i = csv_header_parse(p, len, &h);
+
+	return i && i < len && csv_rows(s, &h, (const char *)p, p, len, i, false);
+}
+
+size_t pii_csv_header(const uint8_t *text, size_t len)
+{
+	struct csv_header h;
+	size_t i;
+
+	if (!text)
+		return 0;
+	i = csv_header_parse(text, len, &h);
+	if (!i || i >= len || !csv_rows(NULL, &h, (const char *)text, text, len, i, false))
+		return 0;
+	if (text[i] == '\r')
+		i++;
+	if (i < len && text[i] == '\n')
+		i++;
+	return i;
+}
+
+/*
+ * Rows of a CSV export whose header line is key (a later window of a body: the header
+ * was in the first). Returns false when key is no header.
+ */
+static bool spans_csv_rows(struct pii_scratch *s, const char *key, size_t key_len, const uint8_t *p,
+			   size_t len)
+{
+	struct csv_header h;
+
+	if (!key || !csv_header_parse((const uint8_t *)key, key_len, &h))
+		return false;
+	return csv_rows(s, &h, key, p, len, 0, true);
 }
 
 /* The last segment of a JSON path ("$.user.email" -> "email", "items[0].ssn" -> "ssn"). */
@@ -779,6 +861,11 @@ void pii_spans_find(struct pii_scratch *s, enum pii_context_kind kind, const cha
 		if (key)
 			span_add(s, 0, len, key, key_len, false);
 		else if (!spans_csv(s, text, len) && !spans_php_session(s, text, len))
+			spans_pairs(s, text, len);
+		break;
+	case PII_CTX_CSV_ROWS:
+		/* a key that is no header line: the rows are text without one */
+		if (!spans_csv_rows(s, key, key_len, text, len) && !spans_csv(s, text, len))
 			spans_pairs(s, text, len);
 		break;
 	case PII_CTX_COUNT:

@@ -55,6 +55,7 @@ enum pii_context_kind {
 	PII_CTX_HTTP_HEADER, /* one header value; the key is the header name */
 	PII_CTX_FREE_TEXT,   /* prose, logs: only nearby words and `key: value` pairs */
 	PII_CTX_REDIS_VALUE, /* a Redis value; the key is the Redis key */
+	PII_CTX_CSV_ROWS,    /* rows of a CSV export; the key is its header line (not in text) */
 	PII_CTX_COUNT,
 };
 
@@ -100,6 +101,16 @@ void pii_scratch_free(struct pii_scratch *s);
 int pii_scan(const struct pii_engine *e, struct pii_scratch *s, enum pii_context_kind kind,
 	     const char *column_or_key, size_t column_len, const uint8_t *text, size_t len,
 	     pii_finding_fn cb, void *arg);
+
+/*
+ * The length of text's header line, its line end included, when text is a CSV export
+ * (a header line of two or more names and one separator, ',' ';' or tab, and rows of as
+ * many fields, RFC 4180 quoting; the last row may be cut short), else 0. The rules are
+ * those by which a free-text scan keys a CSV's fields by their columns. A body scanned in
+ * windows keeps this line and scans the windows after the first as PII_CTX_CSV_ROWS with
+ * it as the key, so their fields are judged under their columns too.
+ */
+size_t pii_csv_header(const uint8_t *text, size_t len);
 
 /*
  * The columns a prepared statement's placeholders stand for, so that bind parameters are

@@ -55,6 +55,7 @@ static const char *const kind_names[PII_CTX_COUNT] = {
 	[PII_CTX_RESULT_ROW] = "result_row", [PII_CTX_HTTP_JSON] = "http_json",
 	[PII_CTX_HTTP_QUERY] = "http_query", [PII_CTX_HTTP_HEADER] = "http_header",
 	[PII_CTX_FREE_TEXT] = "free_text",   [PII_CTX_REDIS_VALUE] = "redis_value",
+	[PII_CTX_CSV_ROWS] = "csv_rows",
 };
 
 const char *pii_type_name(enum pii_type t)

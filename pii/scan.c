@@ -222,7 +222,8 @@ static int on_field_match(unsigned int id, unsigned long long from, unsigned lon
 
 static bool kind_is_text(enum pii_context_kind k)
 {
-	return k == PII_CTX_FREE_TEXT || k == PII_CTX_REDIS_VALUE || k == PII_CTX_HTTP_JSON;
+	return k == PII_CTX_FREE_TEXT || k == PII_CTX_REDIS_VALUE || k == PII_CTX_HTTP_JSON ||
+	       k == PII_CTX_CSV_ROWS; /* judged as the same rows are in a whole CSV's text */
 }
 
 /* The innermost span holding [start, end): of those, the one that starts last (the spans

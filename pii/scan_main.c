@@ -98,8 +98,8 @@ static int scan_line(const struct pii_engine *e, struct pii_scratch *s, const ch
 	if (k < 0) {
 		fprintf(stderr,
 			"wirewatch pii-scan: stdin:%lu: context.kind: expected sql_insert, "
-			"sql_where, result_row, http_json, http_query, http_header, free_text or "
-			"redis_value, got '%.64s'\n",
+			"sql_where, result_row, http_json, http_query, http_header, free_text, "
+			"redis_value or csv_rows, got '%.64s'\n",
 			lineno, json_string_value(kind));
 		goto out;
 	}

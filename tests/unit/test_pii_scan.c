@@ -2,7 +2,8 @@
  * The PII engine end to end with config/pii.yaml: each context kind finds its keys (INSERT
  * column lists, `col = 'x'`, JSON members, query parameters, headers, Redis keys), negative
  * context suppresses checksum-valid values in ID columns, overlapping candidates resolve to
- * one finding, masking hides values, and rule-file errors name FILE:LINE:COL.
+ * one finding, masking hides values, and rule-file errors name FILE:LINE:COL. A CSV export's
+ * header is recognised (pii_csv_header) and its rows keyed by it when it is given apart.
  * Run from the repository root (tests/run.sh does).
  */
 #include <errno.h>
@@ -405,6 +406,138 @@ static void test_csv(void **state)
 	assert_int_equal(out.n, 0);
 }
 
+/* What pii_csv_header takes for a CSV export, and what not. */
+static void test_csv_header(void **state)
+{
+	static const struct {
+		const char *text;
+		size_t header;
+	} cases[] = {
+		{"id,contact_name,order_ref\n7,Levi van Dijk,4111111111111111\n", 26},
+		{"a,b\r\n1,2\r\n", 5},		     /* RFC 4180 line ends */
+		{"a\tb\tc\n1\t2\t3\n", 6},	     /* tab-separated */
+		{"a;b\n\"x;y\";2\n", 4},	     /* a quoted field holds the separator */
+		{"a,b\n\"two\nlines\",2\n3,4\n", 4}, /* and line ends */
+		{"a,b,c\n1,2,3\n4,", 6},	     /* the last row cut short (a window's end) */
+		{"a,b\n", 4},			     /* a header flushed alone */
+		{"a,b", 0},			     /* no line end: perhaps not all of it */
+		{"id\n1\n2\n", 0},		     /* one column */
+		{"a,b\n1,2,3\n4,5\n", 0},	     /* a row that does not fit */
+		{"a,b;c\n1,2;3\n", 0},		     /* two separators */
+		{"1a,b\n1,2\n", 0},		     /* a name starts with no digit */
+		{"id,name is what we call it, said nobody\nsee you", 0},
+		{"{\"a\":1,\"b\":2}\n", 0},
+		{"", 0},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		/* a buffer of exactly the text: the sanitizer build sees any over-read */
+		size_t len = strlen(cases[i].text);
+		uint8_t *exact = malloc(len ? len : 1);
+		size_t n;
+
+		assert_non_null(exact);
+		memcpy(exact, cases[i].text, len);
+		n = pii_csv_header(exact, len);
+		free(exact);
+		if (n != cases[i].header)
+			fail_msg("'%s': header of %zu bytes, expected %zu", cases[i].text, n,
+				 cases[i].header);
+	}
+	assert_int_equal(pii_csv_header(NULL, 0), 0);
+}
+
+/*
+ * Rows whose header line is given as the key (a later window of a CSV body): the same
+ * findings, keyed by the same names, as the rows have in the whole CSV, the keys pointing
+ * into the caller's header; a window that starts inside a row keys its first row from the
+ * end; a row that does not fit is not keyed.
+ */
+static void test_csv_rows(void **state)
+{
+	struct fixture *fx = *state;
+	const char *csv =
+		"id,contact_name,login_password,order_ref,email\r\n"
+		"7,Levi van Dijk,Falcon4056#,4111111111111111,levi@example.com\r\n"
+		"8,Anna de Vries,\"hunter2, really\",5500005555555559,anna@example.org\r\n";
+	char header[64];
+	size_t hl = pii_csv_header((const uint8_t *)csv, strlen(csv));
+	const char *rows = csv + hl;
+	struct found whole = {0}, part = {0};
+	int names = 0;
+
+	assert_int_equal(hl, 48);
+	memcpy(header, csv, hl);
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)csv, strlen(csv),
+		 collect, &whole);
+	pii_scan(fx->e, fx->s, PII_CTX_CSV_ROWS, header, hl, (const uint8_t *)rows, strlen(rows),
+		 collect, &part);
+	assert_true(part.n >= 6);
+	assert_int_equal(part.n, whole.n);
+	for (int i = 0; i < part.n; i++) {
+		const struct pii_finding *p = &part.f[i], *w = &whole.f[i];
+
+		assert_int_equal(p->type, w->type);
+		assert_int_equal(p->start + hl, w->start);
+		assert_int_equal(p->end + hl, w->end);
+		assert_true(p->confidence == w->confidence);
+		assert_int_equal(p->key_len, w->key_len);
+		if (p->key) {
+			assert_true(p->key >= header && p->key + p->key_len <= header + hl);
+			assert_memory_equal(p->key, w->key, p->key_len);
+		}
+		assert_int_not_equal(p->type, PII_CREDIT_CARD); /* order_ref */
+		names += p->type == PII_PERSON_NAME && key_is(p, "contact_name");
+	}
+	assert_int_equal(names, 2);
+
+	/* without its header the same rows are text: an order_ref passes for a card */
+	part.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)rows, strlen(rows),
+		 collect, &part);
+	names = 0;
+	for (int i = 0; i < part.n; i++)
+		names += part.f[i].type == PII_CREDIT_CARD;
+	assert_true(names > 0);
+
+	/* a window cut inside a row (a chunk's end): its first fields are the row's last
+	 * columns, a row that does not fit has no keys, the last row keys what it has */
+	{
+		const char *cut = "n Dijk,Falcon4056#,4111111111111111,levi@example.com\n"
+				  "9,Levi van Dijk,oops,4111111111111111,x,levi@example.net\n"
+				  "10,Anna de Vries,Tulip77!x,5500005555555559";
+		const char *misfit = strstr(cut, "4111111111111111,x");
+		int passwords = 0, emails = 0, keyed_names = 0, cards = 0;
+
+		part.n = 0;
+		pii_scan(fx->e, fx->s, PII_CTX_CSV_ROWS, header, hl, (const uint8_t *)cut,
+			 strlen(cut), collect, &part);
+		for (int i = 0; i < part.n; i++) {
+			const struct pii_finding *f = &part.f[i];
+
+			/* only the misfit row's order_ref is a card: nothing names its column */
+			if (f->type == PII_CREDIT_CARD) {
+				assert_int_equal(f->start, misfit - cut);
+				cards++;
+			}
+			passwords += f->type == PII_PASSWORD && key_is(f, "login_password");
+			emails += f->type == PII_EMAIL;
+			keyed_names += f->type == PII_PERSON_NAME && key_is(f, "contact_name");
+		}
+		assert_int_equal(passwords, 2); /* of rows 7 and 10: not "oops" of the misfit */
+		assert_int_equal(emails, 2);	/* keyed or not, the emails are there */
+		assert_int_equal(keyed_names, 1);
+		assert_int_equal(cards, 1);
+	}
+
+	/* a key that is no header line: the text is scanned as free text */
+	part.n = 0;
+	assert_true(pii_scan(fx->e, fx->s, PII_CTX_CSV_ROWS, "not a header", 12,
+			     (const uint8_t *)"mail a@example.com", 18, collect, &part) == 1);
+	assert_int_equal(part.f[0].type, PII_EMAIL);
+}
+
 /* A query string is scanned decoded and reported at its raw offsets. */
 static void test_percent_encoded(void **state)
 {
@@ -643,6 +776,8 @@ int main(void)
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_percent_encoded),
 		cmocka_unit_test(test_csv),
+		cmocka_unit_test(test_csv_header),
+		cmocka_unit_test(test_csv_rows),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
