@@ -1416,6 +1416,36 @@ static bool is_word_byte(uint8_t c)
 	return is_alnum(c) || c == '_';
 }
 
+/* Around "(415) 555-2671": "+1 " or "1-" before, " x12", "ext. 12", "#12" after. */
+static void nanp_widen(struct pii_cand_view *c)
+{
+	const uint8_t *t = c->text;
+	size_t s = c->start, e = c->end, d;
+
+	if (s > 0 && (t[s - 1] == ' ' || t[s - 1] == '.' || t[s - 1] == '-'))
+		s--;
+	if (s > 0 && t[s - 1] == '1' && (s < 2 || !is_word_byte(t[s - 2]) || t[s - 2] == '+')) {
+		s--;
+		if (s > 0 && t[s - 1] == '+')
+			s--;
+		c->start = s;
+	}
+	if (e < c->len && t[e] == ' ')
+		e++;
+	if (e < c->len && (t[e] == 'x' || t[e] == '#'))
+		e++;
+	else if (c->len - e >= 3 && !memcmp(t + e, "ext", 3))
+		e += 3 + (c->len - e > 3 && t[e + 3] == '.');
+	else
+		return;
+	if (e < c->len && t[e] == ' ')
+		e++;
+	for (d = e; d < c->len && d - e < 5 && is_digit(t[d]);)
+		d++;
+	if (d > e && !(d < c->len && is_word_byte(t[d])))
+		c->end = d;
+}
+
 static bool jwt_char(uint8_t c)
 {
 	return is_b64url(c) || c == '.';
@@ -1505,6 +1535,14 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		trim(c);
 		if (iban_tail(c))
 			return PII_INVALID;
+		/* "(415) 555-2671" matched from its '(' to its last digit in text: a country code
+		 * 1 before it ("+1 (", "1-(") and an extension after belong to the number, and
+		 * it must end its word */
+		if (t[c->start] == '(' && c->end - c->start <= 14) {
+			nanp_widen(c);
+			if (c->end < c->len && is_word_byte(t[c->end]))
+				return PII_INVALID;
+		}
 		return pii_phone_check(t + c->start, c->end - c->start);
 	case PII_V_IP:
 		trim(c);

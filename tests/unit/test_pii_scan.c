@@ -649,6 +649,39 @@ static void test_php_session(void **state)
 	assert_int_equal(out.f[1].end - out.f[1].start, strlen("Gutestr. 219\n45245 Regensburg"));
 }
 
+/* A NANP number in parentheses is matched from its '(' in text; the country code before
+ * and the extension after are still its, and a longer run of digits is no such number. */
+static void test_nanp_parentheses(void **state)
+{
+	static const struct {
+		const char *text, *phone;
+	} t[] = {
+		{"call +1 (415) 555-2671 x12 today", "+1 (415) 555-2671 x12"},
+		{"call 1-(415) 555-2671 ext. 9 today", "1-(415) 555-2671 ext. 9"},
+		{"call (415)555-2671, thanks", "(415)555-2671"},
+		{"ref (415) 555-26710 today", NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int phones = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)t[i].text,
+			 strlen(t[i].text), collect, &out);
+		for (int k = 0; k < out.n; k++) {
+			if (out.f[k].type != PII_PHONE)
+				continue;
+			phones++;
+			assert_non_null(t[i].phone);
+			assert_int_equal(out.f[k].end - out.f[k].start, strlen(t[i].phone));
+			assert_memory_equal(t[i].text + out.f[k].start, t[i].phone,
+					    strlen(t[i].phone));
+		}
+		assert_int_equal(phones, t[i].phone ? 1 : 0);
+	}
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -772,6 +805,7 @@ int main(void)
 		cmocka_unit_test(test_nearby_words),
 		cmocka_unit_test(test_common_words),
 		cmocka_unit_test(test_php_session),
+		cmocka_unit_test(test_nanp_parentheses),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_percent_encoded),
