@@ -592,7 +592,7 @@ void record_body_rows(struct parse_ctx *ctx, struct query_record *rec, const cha
 		 pii_found, &v);
 }
 
-void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
+void record_param_columns(struct parse_ctx *ctx, struct stmt_entry *stmt, bool dollar,
 			  const char **cols, uint32_t *lens, uint32_t n)
 {
 	struct parse_engine *eng = ctx->eng;
@@ -600,8 +600,28 @@ void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, 
 	if (n == 0)
 		return; /* no parameters: the statement is not read */
 	if (eng->pii && stmt) {
-		pii_sql_param_keys(eng->pii_scratch, (const uint8_t *)stmt->text, stmt->text_len,
-				   dollar, cols, lens, n);
+		/* read from the text once per prepared statement, kept with it after */
+		if (!stmt->keys_known) {
+			const char *keys[STMT_PARAMS_MAX];
+			uint32_t key_lens[STMT_PARAMS_MAX];
+
+			pii_sql_param_keys(eng->pii_scratch, (const uint8_t *)stmt->text,
+					   stmt->text_len, dollar, keys, key_lens, STMT_PARAMS_MAX);
+			for (uint32_t i = 0; i < STMT_PARAMS_MAX; i++) {
+				bool in_text = keys[i] && keys[i] >= stmt->text &&
+					       keys[i] + key_lens[i] <= stmt->text + stmt->text_len;
+
+				stmt->key_off[i] = in_text ? (uint16_t)(keys[i] - stmt->text) : 0;
+				stmt->key_len[i] =
+					in_text ? (uint8_t)(key_lens[i] < 255 ? key_lens[i] : 255)
+						: 0;
+			}
+			stmt->keys_known = 1;
+		}
+		for (uint32_t i = 0; i < n && i < STMT_PARAMS_MAX; i++) {
+			cols[i] = stmt->key_len[i] ? stmt->text + stmt->key_off[i] : NULL;
+			lens[i] = stmt->key_len[i];
+		}
 		return;
 	}
 	for (uint32_t i = 0; i < n; i++) {

@@ -161,8 +161,9 @@ void record_body_rows(struct parse_ctx *ctx, struct query_record *rec, const cha
  * column list), to hand each parameter to record_value() under its column: cols[i] views
  * into stmt, NULL when unknown (and always when PII scanning is off). dollar: $1, $2
  * (PostgreSQL) rather than ? (MySQL). n: the parameters to name (0: nothing is done).
+ * The statement's text is read once; what it says is kept in the entry for its next runs.
  */
-void record_param_columns(struct parse_ctx *ctx, const struct stmt_entry *stmt, bool dollar,
+void record_param_columns(struct parse_ctx *ctx, struct stmt_entry *stmt, bool dollar,
 			  const char **cols, uint32_t *lens, uint32_t n);
 
 #endif

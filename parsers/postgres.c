@@ -598,7 +598,7 @@ static void pg_execute(struct parse_ctx *ctx, struct pg_state *st, uint32_t msg_
 {
 	struct pg_group *g = ext_group(ctx, st);
 	struct query_record *rec = group_record(ctx, st, g);
-	const struct stmt_entry *e;
+	struct stmt_entry *e; /* its parameters' columns are kept with it */
 	const char *cols[STMT_PARAMS_MAX];
 	uint32_t col_lens[STMT_PARAMS_MAX], off = 0;
 

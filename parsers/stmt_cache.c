@@ -145,6 +145,7 @@ struct stmt_entry *stmt_cache_store(struct stmt_cache *sc, uint64_t key, uint64_
 	sc->entries[i].text_len = 0;
 	sc->entries[i].nparams = 0;
 	sc->entries[i].truncated = 0;
+	sc->entries[i].keys_known = 0;
 	lru_push(sc, i);
 	return &sc->entries[i];
 }

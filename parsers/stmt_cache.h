@@ -19,11 +19,16 @@ struct stmt_entry {
 	uint32_t lru_prev;
 	uint32_t lru_next;
 	uint16_t text_len;
-	uint16_t nparams;  /* parameter types known (PostgreSQL OIDs, MySQL types) */
-	uint8_t truncated; /* the text was longer than STMT_TEXT_MAX */
-	uint8_t in_bucket; /* reachable by key (0 after stmt_cache_forget) */
-	uint8_t reserved[2];
+	uint16_t nparams;   /* parameter types known (PostgreSQL OIDs, MySQL types) */
+	uint8_t truncated;  /* the text was longer than STMT_TEXT_MAX */
+	uint8_t in_bucket;  /* reachable by key (0 after stmt_cache_forget) */
+	uint8_t keys_known; /* key_off/key_len filled (record_param_columns) */
+	uint8_t reserved;
 	uint32_t param_types[STMT_PARAMS_MAX];
+	/* the column each placeholder stands for, in text (length 0: none): read from the
+	 * text once, on the statement's first execution with parameters */
+	uint16_t key_off[STMT_PARAMS_MAX];
+	uint8_t key_len[STMT_PARAMS_MAX];
 	char text[STMT_TEXT_MAX];
 };
 
