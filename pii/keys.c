@@ -502,6 +502,16 @@ static size_t next_pair_mark(const uint8_t *p, size_t i, size_t len)
 	return i;
 }
 
+/* How an unquoted `key: value` ends: at a line end or one of ,;&|" (VALUE_END), and for
+ * key=value at a space or tab too (VALUE_SPACE); a table, as every value is read to it. */
+enum { VALUE_END = 1, VALUE_SPACE = 2 };
+
+static const uint8_t value_class[256] = {
+	['\n'] = VALUE_END, ['\r'] = VALUE_END,	 [','] = VALUE_END,
+	[';'] = VALUE_END,  ['&'] = VALUE_END,	 ['|'] = VALUE_END,
+	['"'] = VALUE_END,  [' '] = VALUE_SPACE, ['\t'] = VALUE_SPACE,
+};
+
 static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 {
 	for (size_t i = 1; (i = next_pair_mark(p, i, len)) < len; i++) {
@@ -537,15 +547,18 @@ static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 			vs++;
 			quoted = true;
 		} else {
-			/* key=value (logs, env) ends at a space; "Key: Value Words" may hold them */
-			bool to_space = p[i] == '=';
+			/* key=value (logs, env) ends at a space; "Key: Value Words" may hold them,
+			 * up to two spaces in a row */
+			uint8_t stop = p[i] == '=' ? VALUE_END | VALUE_SPACE : VALUE_END;
+			size_t lim = len - vs > 256 ? vs + 256 : len;
 
-			ve = vs;
-			while (ve < len && ve - vs < 256 && p[ve] != '\n' && p[ve] != '\r' &&
-			       !(to_space && (p[ve] == ' ' || p[ve] == '\t')) && p[ve] != ',' &&
-			       p[ve] != ';' && p[ve] != '&' && p[ve] != '|' && p[ve] != '"' &&
-			       !(p[ve] == ' ' && ve + 1 < len && p[ve + 1] == ' '))
-				ve++;
+			for (ve = vs; ve < lim; ve++) {
+				uint8_t k = value_class[p[ve]];
+
+				if ((k & stop) || (k == VALUE_SPACE && p[ve] == ' ' &&
+						   ve + 1 < len && p[ve + 1] == ' '))
+					break;
+			}
 		}
 		if (ve > vs)
 			span_add(s, vs, ve, (const char *)p + ks, ke - ks, quoted);
