@@ -148,6 +148,7 @@ struct pii_windows {
 	size_t open_start, open_end; /* the window still growing */
 	struct pii_window v[PII_WINDOWS_MAX];
 	uint32_t n;
+	uint32_t hint; /* the window of the last offset asked for */
 	uint8_t out[PII_WINDOWS_OUT];
 	size_t out_len;
 };
@@ -158,7 +159,7 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);
  * text is done and there is no batch. */
 bool pii_windows_next(struct pii_windows *ws);
 /* numeric.c: the offset in the text of an offset in ws->out. */
-uint32_t pii_windows_raw_offset(const struct pii_windows *ws, uint64_t out_off);
+uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off);
 
 /* Where pii_sql_param_keys() writes what it finds (keys point into the statement). */
 struct pii_param_keys {

@@ -418,6 +418,7 @@ bool pii_windows_next(struct pii_windows *ws)
 	size_t len = ws->len, done = ws->pos;
 
 	ws->n = 0;
+	ws->hint = 0;
 	ws->out_len = 0;
 	if (done >= len && ws->open_end <= ws->open_start)
 		return false;
@@ -447,12 +448,17 @@ bool pii_windows_next(struct pii_windows *ws)
 	return ws->n > 0;
 }
 
-uint32_t pii_windows_raw_offset(const struct pii_windows *ws, uint64_t out_off)
+uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off)
 {
-	uint32_t lo = 0, hi = ws->n;
+	uint32_t lo = ws->hint, hi = ws->n;
 
-	/* the last window starting at or before out_off */
-	while (hi - lo > 1) {
+	/* matches come about in the order of their windows: the last one's, or the next */
+	for (uint32_t k = 0; k < 2 && lo < ws->n; k++, lo++) {
+		if (ws->v[lo].out <= out_off && (lo + 1 == ws->n || ws->v[lo + 1].out > out_off))
+			goto found;
+	}
+	/* else the last window starting at or before out_off */
+	for (lo = 0; hi - lo > 1;) {
 		uint32_t mid = lo + (hi - lo) / 2;
 
 		if (ws->v[mid].out <= out_off)
@@ -460,5 +466,7 @@ uint32_t pii_windows_raw_offset(const struct pii_windows *ws, uint64_t out_off)
 		else
 			hi = mid;
 	}
+found:
+	ws->hint = lo;
 	return ws->v[lo].raw + (uint32_t)(out_off - ws->v[lo].out);
 }

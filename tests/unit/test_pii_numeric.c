@@ -29,7 +29,7 @@ struct match {
 struct matches {
 	struct match v[MATCHES_MAX];
 	uint32_t n;
-	const struct pii_windows *ws; /* set: offsets are in the windows */
+	struct pii_windows *ws; /* set: offsets are in the windows */
 };
 
 static struct pii_engine *engine;
