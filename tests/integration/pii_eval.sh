@@ -68,7 +68,7 @@ declare -A min_precision2=(
 	[person_name]=0.94 [address]=0.95
 )
 declare -A min_recall2=(
-	[email]=0.95 [credit_card]=0.93 [iban]=0.95 [us_ssn]=0.95 [phone]=0.94 [ip_address]=0.95
+	[email]=0.95 [credit_card]=0.97 [iban]=0.95 [us_ssn]=0.95 [phone]=0.95 [ip_address]=0.95
 	[jwt]=0.95 [aws_access_key]=0.95 [aws_secret_key]=0.96 [github_token]=0.95
 	[slack_token]=0.95 [private_key]=0.95 [password]=0.95 [date_of_birth]=0.95
 	[person_name]=0.87 [address]=0.75

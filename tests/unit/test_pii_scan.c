@@ -682,6 +682,36 @@ static void test_nanp_parentheses(void **state)
 	}
 }
 
+/* A Luhn-valid number in no issuer's range is a card only where a key or word says so. */
+static void test_card_unknown_issuer(void **state)
+{
+	static const struct {
+		enum pii_context_kind kind;
+		const char *column, *text;
+		int cards;
+	} t[] = {
+		{PII_CTX_RESULT_ROW, "card_number", "3505366133682475", 1},
+		{PII_CTX_FREE_TEXT, NULL, "declined: card 3505 3661 3368 2475 exp 09/27", 1},
+		{PII_CTX_FREE_TEXT, NULL, "batch 3505366133682475 processed", 0},
+		{PII_CTX_RESULT_ROW, "order_id", "3505366133682475", 0},
+		{PII_CTX_RESULT_ROW, "order_id", "4111111111111111", 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int cards = 0;
+
+		pii_scan(fx->e, fx->s, t[i].kind, t[i].column,
+			 t[i].column ? strlen(t[i].column) : 0, (const uint8_t *)t[i].text,
+			 strlen(t[i].text), collect, &out);
+		for (int k = 0; k < out.n; k++)
+			cards += out.f[k].type == PII_CREDIT_CARD;
+		if (cards != t[i].cards)
+			fail_msg("'%s': %d cards, want %d", t[i].text, cards, t[i].cards);
+	}
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -806,6 +836,7 @@ int main(void)
 		cmocka_unit_test(test_common_words),
 		cmocka_unit_test(test_php_session),
 		cmocka_unit_test(test_nanp_parentheses),
+		cmocka_unit_test(test_card_unknown_issuer),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_percent_encoded),

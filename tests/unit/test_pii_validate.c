@@ -59,18 +59,20 @@ static void test_card(void **state)
 		{"6200000000000005", PII_CHECKED},
 		{"213100000000001", PII_CHECKED}, /* JCB's legacy 15-digit ranges */
 		{"180000000000002", PII_CHECKED},
-		{"1800000000000000", PII_INVALID}, /* 1800 issues 15 digits only */
+		{"1800000000000000", PII_SHAPE}, /* 1800 issues 15 digits only: no known card */
 		{"4111 1111 1111 1111", PII_CHECKED},
 		{"4111-1111-1111-1111", PII_CHECKED},
 		{"3782-822463-10005", PII_CHECKED},
 		/* Luhn fails */
 		{"4111111111111112", PII_INVALID},
 		{"5555555555554440", PII_INVALID},
-		/* Luhn passes, but no scheme issues the range or the length */
-		{"1234567812345670", PII_INVALID},
-		{"9999999999999995", PII_INVALID},
-		{"378282246310005000", PII_INVALID},  /* Amex is 15 digits */
-		{"5555555555554444000", PII_INVALID}, /* Mastercard is 16 */
+		/* Luhn passes, but no scheme issues the range or the length: a card's shape only,
+		 * which the rules report only under a card key or word */
+		{"1234567812345670", PII_SHAPE},
+		{"9999999999999995", PII_SHAPE},
+		{"378282246310005000", PII_INVALID}, /* Amex is 15 digits, and Luhn fails */
+		{"5555555555554444000", PII_SHAPE},  /* Mastercard is 16 */
+		{"3505366133682475", PII_SHAPE},     /* "35" outside JCB's 3528-3589 */
 		{"0000000000000000", PII_INVALID},
 		{"4444444444444448", PII_CHECKED},
 		/* mixed separators are two numbers, not one card */
