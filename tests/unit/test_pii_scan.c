@@ -597,6 +597,9 @@ static void test_common_words(void **state)
 		{"To: Jessica Wood <mireia@yahoo.com>\nSubject: invoice", "Jessica Wood"},
 		{"Reply-To: \"Lotte Bos\" <michael@paffrath.de>", "Lotte Bos"},
 		{"forwarded to: Production Support, ticket 42", NULL},
+		/* a sign-off names its writer */
+		{"thanks again.\nKind regards,\nÉdith Tanguy", "Édith Tanguy"},
+		{"Regards, the support team", NULL},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
