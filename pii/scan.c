@@ -296,21 +296,69 @@ static bool all_common_words(const struct pii_engine *e, const uint8_t *t, size_
 	return true;
 }
 
+/* Does the unquoted value c (the rest of a line after `key:`) end at the line's end, or a
+ * quote, with a number in one of its last two words? */
+static bool line_value_ends_numbered(const uint8_t *t, size_t len, const struct pii_cand *c)
+{
+	size_t e = c->end, i;
+	int words = 0;
+	bool digit = false;
+
+	if (e < len && t[e] != '\n' && t[e] != '\r' && t[e] != '"' && t[e] != '\'')
+		return false;
+	while (e > c->start && (t[e - 1] == ' ' || t[e - 1] == '.'))
+		e--;
+	for (i = e; i > c->start && words < 2; i--) {
+		if (t[i - 1] == ' ' || t[i - 1] == ',') {
+			if (i < e && t[i] != ' ' && t[i] != ',')
+				words++;
+			continue;
+		}
+		digit |= t[i - 1] >= '0' && t[i - 1] <= '9';
+	}
+	return digit;
+}
+
+/* Is text[start] the value of a `key:` or `key=` (not a CSV field)? */
+static bool after_prompt(const uint8_t *t, size_t start)
+{
+	while (start > 0 && t[start - 1] == ' ')
+		start--;
+	return start > 0 && (t[start - 1] == ':' || t[start - 1] == '=');
+}
+
 /* Validates and scores one candidate; adds it to s->found when it clears the minimum. */
 static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 {
 	const struct pii_engine *e = s->engine;
 	const struct pii_rule *r = &e->rules[c->type];
 	const struct pii_pattern *p = c->pattern < e->npatterns ? &e->patterns[c->pattern] : NULL;
+	struct pii_cand widened;
+
+	/* an address in a log line runs on past its commas ("Lieferadresse: Fliegnerstr. 1,
+	 * 16790 Marktheidenfeld"), where `key: value` stopped the value */
+	if (!p && c->type == PII_ADDRESS && !c->quoted && kind_is_text(s->kind) &&
+	    c->end < s->len && s->text[c->end] == ',' && after_prompt(s->text, c->start)) {
+		widened = *c;
+		while (widened.end < s->len && widened.end - widened.start < 160 &&
+		       s->text[widened.end] != '\n' && s->text[widened.end] != '\r' &&
+		       s->text[widened.end] != '"')
+			widened.end++;
+		if (line_value_ends_numbered(s->text, s->len, &widened))
+			c = &widened;
+	}
 	struct pii_cand_view v = {.text = s->text,
 				  .len = s->len,
 				  .start = c->start,
 				  .end = c->end,
 				  .quoted = c->quoted,
-				  /* a whole value under its key: a quoted string, a cell, a field;
-				   * not the rest of a line after `key:` in prose */
+				  /* a whole value under its key: a quoted string, a cell, a field,
+				   * or in prose the rest of the line after `key:` when it ends
+				   * with a number ("Address: Piazza Giuliani 886", "Lieferadresse:
+				   * Fliegnerstr. 1, 16790 Marktheidenfeld"): not a sentence */
 				  .keyed = !p && (c->quoted || !kind_is_text(s->kind) ||
-						  (c->start == 0 && c->end == s->len))};
+						  (c->start == 0 && c->end == s->len) ||
+						  line_value_ends_numbered(s->text, s->len, c))};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0};
 	uint32_t bit = 1u << c->type;

@@ -715,6 +715,44 @@ static void test_card_unknown_issuer(void **state)
 	}
 }
 
+/* In a log line, the rest of the line after an address prompt is an address when it ends
+ * with a number (a house number, a postcode and town), not when it is a sentence. */
+static void test_address_prompt_in_text(void **state)
+{
+	static const struct {
+		const char *text, *address;
+	} t[] = {
+		{"May 22 16:35:57 worker3 billing[22158]: Address: Piazza Giuliani 886",
+		 "Piazza Giuliani 886"},
+		{"INFO [main] Ship to: Camino Natalia Benavente 26\nnext line",
+		 "Camino Natalia Benavente 26"},
+		{"msg=\"Lieferadresse: Fliegnerstr. 1, 16790 Marktheidenfeld\"",
+		 "Fliegnerstr. 1, 16790 Marktheidenfeld"},
+		{"Address: see the attached form for the details", NULL},
+		{"Address: Rotonda Domiziano 8 Left several church how.", NULL},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int found = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)t[i].text,
+			 strlen(t[i].text), collect, &out);
+		for (int k = 0; k < out.n; k++) {
+			if (out.f[k].type != PII_ADDRESS)
+				continue;
+			found++;
+			assert_non_null(t[i].address);
+			assert_int_equal(out.f[k].end - out.f[k].start, strlen(t[i].address));
+			assert_memory_equal(t[i].text + out.f[k].start, t[i].address,
+					    strlen(t[i].address));
+		}
+		if (found != (t[i].address ? 1 : 0))
+			fail_msg("'%s': %d addresses", t[i].text, found);
+	}
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -840,6 +878,7 @@ int main(void)
 		cmocka_unit_test(test_php_session),
 		cmocka_unit_test(test_nanp_parentheses),
 		cmocka_unit_test(test_card_unknown_issuer),
+		cmocka_unit_test(test_address_prompt_in_text),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_percent_encoded),
