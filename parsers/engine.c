@@ -138,7 +138,8 @@ uint64_t parse_engine_bytes(const struct config *cfg)
 {
 	return (uint64_t)cfg->parser_records * sizeof(struct query_record) +
 	       (uint64_t)engine_buffers(cfg) * cfg->parser_buffer_bytes +
-	       stmt_cache_bytes(cfg->parser_statements);
+	       stmt_cache_bytes(cfg->parser_statements) +
+	       (cfg->pii_rules[0] ? pii_scratch_bytes() : 0);
 }
 
 int parse_engine_create(struct parse_engine **out, const struct config *cfg, struct emitter *emit,

@@ -89,6 +89,8 @@ void pii_engine_free(struct pii_engine *e);
 
 /* Per worker thread; NULL with errno set on failure. */
 struct pii_scratch *pii_scratch_new(const struct pii_engine *e);
+/* What one scratch takes (a worker's, besides Hyperscan's own scratch), for memory caps. */
+size_t pii_scratch_bytes(void);
 void pii_scratch_free(struct pii_scratch *s);
 
 /*

@@ -38,6 +38,11 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	return s;
 }
 
+size_t pii_scratch_bytes(void)
+{
+	return sizeof(struct pii_scratch);
+}
+
 void pii_scratch_free(struct pii_scratch *s)
 {
 	if (!s)
