@@ -146,6 +146,7 @@ struct pii_windows {
 	const uint8_t *text;
 	size_t len, pos;
 	size_t open_start, open_end; /* the window still growing */
+	size_t colons_done;	     /* the end of the last IPv6 run taken */
 	struct pii_window v[PII_WINDOWS_MAX];
 	uint32_t n;
 	uint32_t hint; /* the window of the last offset asked for */

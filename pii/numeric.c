@@ -36,9 +36,9 @@
 
 #include "engine.h"
 
-#define WINDOW_MARGIN 64  /* the longest numeric match but an address */
-#define ADDRESS_REACH 160 /* house number, direction, four words, suffix */
-#define WINDOW_MAX    8192
+#define WINDOW_MARGIN 64   /* the longest numeric match but an address */
+#define ADDRESS_REACH 160  /* house number, direction, four words, suffix */
+#define WINDOW_MAX    8192 /* windows longer are cut; no trigger makes one longer */
 
 static bool is_digit(uint8_t c)
 {
@@ -156,8 +156,9 @@ static bool ipv6_whole(const uint8_t *p, size_t len, size_t c, size_t *start, si
 		s--;
 	if (s == c || c - s > 4 || (s > 0 && is_word(p[s - 1])))
 		return false;
-	/* past the eighth group too: a longer run may hold the address further on */
-	while (groups < 16 && i + 1 < len && p[i] == ':' && is_hex(p[i + 1])) {
+	/* past the eighth group too: a longer run may hold the address further on (all of it,
+	 * up to a window's most) */
+	while (i - s < WINDOW_MAX && i + 1 < len && p[i] == ':' && is_hex(p[i + 1])) {
 		size_t g = i + 1;
 
 		while (g < len && g - i <= 5 && is_hex(p[g]))
@@ -224,7 +225,7 @@ static bool digits_trigger(const uint8_t *p, size_t len, size_t a, size_t a_end,
 	b = a_end + 1;
 	b_end = digits_end(p, b, len);
 	/* in every shape the second group ends at a separator or the match's end */
-	if (b_end < len && is_word(p[b_end]))
+	if ((b_end < len && is_word(p[b_end])) || b_end - b > WINDOW_MAX)
 		return false;
 	m = b_end - b;
 	*t_end = b_end;
@@ -360,24 +361,28 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len)
 	ws->text = text;
 	ws->len = len;
 	ws->pos = 0;
+	ws->colons_done = 0;
 	ws->n = 0;
 	ws->out_len = 0;
 	ws->open_start = ws->open_end = 0;
 }
 
 /* Looks at the stop at i (a digit or ':' that block_stops gave): whether a trigger is
- * there, the window around it, and (*next) where the pass goes on. */
-static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t *w_start, size_t *w_end,
-			 size_t *next)
+ * there, the window around it, and (*next) where the pass goes on. [open_start, open_end)
+ * is the window still growing. */
+static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t open_start, size_t open_end,
+			 size_t *w_start, size_t *w_end, size_t *next, size_t *colons_done)
 {
 	size_t a_end, t_end;
 	bool address;
 
 	if (p[i] == ':') {
+		/* the pass goes on inside the run, whose groups may open other shapes; its later
+		 * colons start runs the window already holds (and would make the pass quadratic) */
 		*next = i + 1;
-		if (!ipv6_whole(p, len, i, w_start, w_end))
+		if (i < *colons_done || !ipv6_whole(p, len, i, w_start, w_end))
 			return false;
-		*next = *w_end;
+		*colons_done = *w_end;
 		return true;
 	}
 	if (i > 0 && is_word(p[i - 1])) {
@@ -387,29 +392,38 @@ static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t *w_start
 		    (i > 2 && is_word(p[i - 3])) || i + 1 >= len || !is_digit(p[i + 1]))
 			return false;
 		t_end = i;
-		while (t_end < len && is_word(p[t_end])) /* the whole word: windows end on one */
+		while (t_end < len && t_end - i < WINDOW_MAX && is_word(p[t_end]))
 			t_end++;
 		*next = t_end;
+		if (t_end < len && is_word(p[t_end]))
+			return false; /* a word longer than a window: no IBAN, and no room */
 		*w_start = i - 2;
 		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
 		return true;
 	}
 	a_end = digits_end(p, i, len);
 	*next = a_end;
-	/* "41ms", "24T10": a word, not a number; but "0034ext. 12", "4567x89": an extension */
-	if (a_end < len && is_word(p[a_end]) && p[a_end] != 'x' &&
-	    !(len - a_end >= 3 && !memcmp(p + a_end, "ext", 3)))
+	/* "41ms", "24T10": a word, not a number; but "0034ext. 12", "4567x89": an extension.
+	 * A run longer than a window holds no match (each is bounded and ends on a \b) and
+	 * would not fit one. */
+	if ((a_end < len && is_word(p[a_end]) && p[a_end] != 'x' &&
+	     !(len - a_end >= 3 && !memcmp(p + a_end, "ext", 3))) ||
+	    a_end - i > WINDOW_MAX)
 		return false;
 	if (!digits_trigger(p, len, i, a_end, &t_end, &address))
 		return false;
-	*w_start = chain_start(p, i);
 	if (address) {
 		*w_end = address_end(p, len, t_end);
-		return true;
+	} else {
+		while (t_end < len && t_end - i < WINDOW_MAX && is_word(p[t_end])) /* "0034ext" */
+			t_end++;
+		if (t_end < len && is_word(p[t_end]))
+			return false; /* a word longer than a window */
+		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
 	}
-	while (t_end < len && is_word(p[t_end])) /* the rest of "0034ext" */
-		t_end++;
-	*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
+	/* inside the open window (text dense with numbers), which this one will widen: its
+	 * start stands, no walk back */
+	*w_start = i <= open_end && *w_end - open_start <= WINDOW_MAX ? i : chain_start(p, i);
 	return true;
 }
 
@@ -430,7 +444,8 @@ bool pii_windows_next(struct pii_windows *ws)
 
 			if (i < done)
 				continue; /* inside what a stop before took */
-			if (!stop_trigger(ws->text, len, i, &w_start, &w_end, &done))
+			if (!stop_trigger(ws->text, len, i, ws->open_start, ws->open_end, &w_start,
+					  &w_end, &done, &ws->colons_done))
 				continue;
 			/* room for the open window and one more of the longest, or this batch
 			 * ends here and the next takes the trigger again */
