@@ -442,6 +442,8 @@ static int finding_cmp(const void *a, const void *b)
 	return (int)x->type - (int)y->type;
 }
 
+#define INSERTION_MAX 256
+
 /* Keeps, of findings that overlap, the most confident (then the longest). */
 static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 {
@@ -449,8 +451,12 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 
 	if (n == 0)
 		return 0;
-	/* few findings per text, and mostly in order: insertion beats qsort's set-up */
-	for (uint32_t i = 1; i < n; i++) {
+	/* few findings per text, and mostly in order: insertion beats qsort's set-up; many
+	 * (the text's and the numeric windows' runs one after the other: quadratic) go to
+	 * qsort */
+	if (n > INSERTION_MAX)
+		qsort(f, n, sizeof(*f), finding_cmp);
+	for (uint32_t i = 1; i < n && n <= INSERTION_MAX; i++) {
 		struct pii_finding x = f[i];
 		uint32_t k = i;
 
