@@ -37,11 +37,14 @@ enum pii_pattern_flags {
 	PII_PAT_NUMERIC = 1 << 5,  /* searched in the numeric windows (numeric.c), not the text */
 };
 
+#define PII_NEEDS_MAX 8
+
 struct pii_pattern {
 	char *regex;
 	enum pii_type type;
 	uint32_t flags;
-	uint32_t line, col; /* in the rule file, for messages */
+	uint32_t line, col;	       /* in the rule file, for messages */
+	char needs[PII_NEEDS_MAX + 1]; /* a match holds one of these bytes ("" when unsaid) */
 };
 
 struct pii_rule {
@@ -97,9 +100,11 @@ struct pii_engine {
 	uint32_t npatterns;
 	uint32_t *field_ids; /* field database id -> pattern index */
 	uint32_t nfield;
-	hs_database_t *text_db;	   /* block mode, start of match, all but numeric patterns */
-	hs_database_t *numeric_db; /* the same over the numeric windows; NULL when none */
-	hs_database_t *field_db;   /* block mode, anchored at both ends, short values */
+	hs_database_t *text_db;	       /* block mode, start of match, all but numeric patterns */
+	hs_database_t *numeric_db;     /* the same over the numeric windows; NULL when none */
+	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
+	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
+	char field_needs[4 * PII_NEEDS_MAX + 1]; /* every byte some field pattern needs */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
 	float min_confidence;

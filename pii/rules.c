@@ -268,7 +268,8 @@ static long unbounded_repeat(const char *re)
 	return -1;
 }
 
-static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_node, uint32_t flags)
+static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_node, uint32_t flags,
+		       const yaml_node_t *needs)
 {
 	struct pii_engine *e = ld->e;
 	struct pii_pattern *p;
@@ -299,6 +300,11 @@ static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_n
 	p->flags = flags;
 	p->line = (uint32_t)re_node->start_mark.line + 1;
 	p->col = (uint32_t)re_node->start_mark.column + 1;
+	p->needs[0] = '\0';
+	if (needs) {
+		memcpy(p->needs, needs->data.scalar.value, needs->data.scalar.length);
+		p->needs[needs->data.scalar.length] = '\0';
+	}
 	e->npatterns++;
 	return 0;
 }
@@ -312,12 +318,12 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
 	     it++) {
 		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
-		yaml_node_t *re = NULL;
+		yaml_node_t *re = NULL, *needs = NULL;
 		uint32_t flags = 0;
 		int ret;
 
 		if (item->type == YAML_SCALAR_NODE) {
-			ret = add_pattern(ld, t, item, 0);
+			ret = add_pattern(ld, t, item, 0, NULL);
 			if (ret)
 				return ret;
 			continue;
@@ -348,6 +354,15 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 				re = v;
 				known = true;
 			}
+			if (scalar_is(k, "needs")) {
+				if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
+				    v->data.scalar.length > PII_NEEDS_MAX)
+					return load_fail(ld, v,
+							 "from 1 to %d bytes a match holds one of",
+							 PII_NEEDS_MAX);
+				needs = v;
+				known = true;
+			}
 			for (size_t i = 0; i < ARRAY_SIZE(bools); i++) {
 				bool b;
 
@@ -361,15 +376,15 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 				known = true;
 			}
 			if (!known)
-				return load_fail(
-					ld, k,
-					"regex, keyed, needs_context, trigger, field, text or "
-					"numeric");
+				return load_fail(ld, k,
+						 "regex, keyed, needs_context, trigger, field, "
+						 "text, numeric "
+						 "or needs");
 			ld->key[base] = '\0';
 		}
 		if (!re)
 			return load_fail(ld, item, "a mapping with regex:");
-		ret = add_pattern(ld, t, re, flags);
+		ret = add_pattern(ld, t, re, flags, needs);
 		if (ret)
 			return ret;
 	}
@@ -568,6 +583,7 @@ void pii_engine_free(struct pii_engine *e)
 	hs_free_database(e->text_db);
 	hs_free_database(e->numeric_db);
 	hs_free_database(e->field_db);
+	hs_free_database(e->field_plain_db);
 	if (e->psl_owned)
 		psl_free((psl_ctx_t *)e->psl);
 	free(e);
@@ -649,6 +665,36 @@ static int compile(struct load *ld)
 			 "%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan compiles "
 			 "anchored, got '%s' (%s; mark it field: false)",
 			 ld->path, p->line, p->col, type_names[p->type], p->regex, cerr->message);
+		ret = -EINVAL;
+		goto out;
+	}
+	/* the same less the patterns that need a byte (an email's '@'): a value without any of
+	 * those bytes is scanned with it, and the patterns that cannot match it cost nothing */
+	uint32_t nplain = 0;
+
+	for (uint32_t k = 0; k < e->nfield; k++) {
+		const char *needs = e->patterns[e->field_ids[k]].needs;
+
+		if (needs[0]) {
+			for (const char *c = needs; *c; c++) {
+				size_t have = strlen(e->field_needs);
+
+				if (!strchr(e->field_needs, *c) &&
+				    have + 1 < sizeof(e->field_needs))
+					e->field_needs[have] = *c;
+			}
+			continue;
+		}
+		exprs[nplain] = owned[k];
+		flags[nplain] = HS_FLAG_SINGLEMATCH;
+		ids[nplain] = k;
+		nplain++;
+	}
+	if (nplain < e->nfield && nplain &&
+	    hs_compile_multi(exprs, flags, ids, nplain, HS_MODE_BLOCK, NULL, &e->field_plain_db,
+			     &cerr) != HS_SUCCESS) {
+		snprintf(ld->err, ld->err_len, "%s: the field patterns without `needs`: %s",
+			 ld->path, cerr->message);
 		ret = -EINVAL;
 		goto out;
 	}

@@ -29,7 +29,8 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	s->psl.psl = e->psl;
 	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
 	    (e->numeric_db && hs_alloc_scratch(e->numeric_db, &s->hs) != HS_SUCCESS) ||
-	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS)) {
+	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS) ||
+	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS)) {
 		hs_free_scratch(s->hs);
 		free(s);
 		errno = ENOMEM;
@@ -483,6 +484,18 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 	return kept;
 }
 
+/* The anchored database for a value: without the patterns that need a byte it lacks. */
+static hs_database_t *field_db_for(const struct pii_engine *e, const uint8_t *text, size_t len)
+{
+	if (!e->field_plain_db)
+		return e->field_db;
+	for (const char *c = e->field_needs; *c; c++) {
+		if (memchr(text, *c, len))
+			return e->field_db;
+	}
+	return e->field_plain_db;
+}
+
 static bool field_has_parts(const uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++) {
@@ -548,8 +561,8 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 		while (b > a && is_space(text[b - 1]))
 			b--;
 		if (a == 0 && b == len)
-			hs_scan(e->field_db, (const char *)text, (unsigned)len, 0, s->hs,
-				on_field_match, s);
+			hs_scan(field_db_for(e, text, len), (const char *)text, (unsigned)len, 0,
+				s->hs, on_field_match, s);
 		judge_all(s, 0);
 	}
 	/* a short value that the anchored database did not take whole is searched inside only

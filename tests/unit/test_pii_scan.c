@@ -678,6 +678,34 @@ static void test_nanp_parentheses(void **state)
 		assert_text_finds(state, PII_PHONE, t[i].text, t[i].phone);
 }
 
+/* The anchored database leaves the email pattern out for cells without '@' or '%' (its
+ * `needs`): cells that are wholly an email are still found, '@' or "%40" alike, and the
+ * others find none. */
+static void test_field_needs(void **state)
+{
+	static const struct {
+		const char *value;
+		int emails;
+	} t[] = {
+		{"jane.doe@example.com", 1},
+		{"jane.doe%40example.com", 1},
+		{"3f1c2a9e-8d7b-4c1e-9a2f-0b6d5e4c3a21", 0},
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int emails = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_RESULT_ROW, "contact_email", 13,
+			 (const uint8_t *)t[i].value, strlen(t[i].value), collect, &out);
+		for (int k = 0; k < out.n; k++)
+			emails += out.f[k].type == PII_EMAIL;
+		if (emails != t[i].emails)
+			fail_msg("'%s': %d emails", t[i].value, emails);
+	}
+}
+
 /* A Luhn-valid number in no issuer's range is a card only where a key or word says so. */
 static void test_card_unknown_issuer(void **state)
 {
@@ -805,6 +833,8 @@ static void test_rule_errors(void **state)
 		 "3:29: key 'types.email.patterns.keyd': expected regex, keyed"},
 		{"types: [\n", "2:1: key '(document)': expected valid YAML"},
 		{"min_confidence: high\n", "1:17: key 'min_confidence': expected a number"},
+		{"types:\n  email:\n    patterns: [{regex: 'x', needs: '123456789'}]\n",
+		 "3:36: key 'types.email.patterns.needs': expected from 1 to 8 bytes"},
 		{"common_words: /nonexistent/words\n",
 		 "1:15: key 'common_words': expected a readable word list (No such file"},
 		{"", "1:1: key '(document)': expected a mapping with types:"},
@@ -854,6 +884,7 @@ int main(void)
 		cmocka_unit_test(test_php_session),
 		cmocka_unit_test(test_nanp_parentheses),
 		cmocka_unit_test(test_card_unknown_issuer),
+		cmocka_unit_test(test_field_needs),
 		cmocka_unit_test(test_address_prompt_in_text),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
