@@ -18,106 +18,38 @@
 #include <cmocka.h>
 
 #include "pii/engine.h"
+#include "tests/lib/numeric_matches.h"
 
-#define RULES	    "config/pii.yaml"
-#define MATCHES_MAX 65536
-
-struct match {
-	uint32_t id, from, to;
-};
-
-struct matches {
-	struct match v[MATCHES_MAX];
-	uint32_t n;
-	struct pii_windows *ws; /* set: offsets are in the windows */
-};
+#define RULES "config/pii.yaml"
 
 static struct pii_engine *engine;
 static struct pii_scratch *scratch;
-static struct matches whole, windowed;
-
-static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
-		    unsigned int flags, void *ctx)
-{
-	struct matches *m = ctx;
-	uint32_t f = (uint32_t)from, t = (uint32_t)to;
-
-	(void)flags;
-	if (m->ws) {
-		f = pii_windows_raw_offset(m->ws, from);
-		t = f + (uint32_t)(to - from);
-	}
-	if (m->n < MATCHES_MAX)
-		m->v[m->n++] = (struct match){id, f, t};
-	return 0;
-}
-
-static int match_cmp(const void *a, const void *b)
-{
-	const struct match *x = a, *y = b;
-
-	if (x->from != y->from)
-		return x->from < y->from ? -1 : 1;
-	if (x->to != y->to)
-		return x->to < y->to ? -1 : 1;
-	return x->id < y->id ? -1 : x->id > y->id;
-}
-
-/* Sorted, each match once (merged windows may overlap after a split). */
-static void matches_settle(struct matches *m)
-{
-	uint32_t k = 0;
-
-	qsort(m->v, m->n, sizeof(m->v[0]), match_cmp);
-	for (uint32_t i = 0; i < m->n; i++) {
-		if (k == 0 || match_cmp(&m->v[k - 1], &m->v[i]))
-			m->v[k++] = m->v[i];
-	}
-	m->n = k;
-}
+static struct numeric_matches whole, windowed;
 
 /* Scans text both ways; returns the bytes the windows held. */
 static size_t scan_both(const char *text, size_t len)
 {
-	struct pii_windows *ws = &scratch->windows;
-	size_t held = 0;
+	long held = numeric_matches_scan(engine, scratch, (const uint8_t *)text, len, &whole,
+					 &windowed);
 
-	whole.n = windowed.n = 0;
-	whole.ws = NULL;
-	windowed.ws = ws;
-	assert_int_equal(
-		hs_scan(engine->numeric_db, text, (unsigned)len, 0, scratch->hs, on_match, &whole),
-		HS_SUCCESS);
-	pii_windows_begin(ws, (const uint8_t *)text, len);
-	while (pii_windows_next(ws)) {
-		held += ws->out_len;
-		if (ws->n)
-			assert_int_equal(hs_scan(engine->numeric_db, (const char *)ws->out,
-						 (unsigned)ws->out_len, 0, scratch->hs, on_match,
-						 &windowed),
-					 HS_SUCCESS);
-	}
-	matches_settle(&whole);
-	matches_settle(&windowed);
-	return held;
+	if (held < 0)
+		fail_msg("a window is not a copy of its text");
+	assert_false(whole.full || windowed.full);
+	return (size_t)held;
 }
 
 static void assert_same(const char *text, size_t len)
 {
+	const struct numeric_match *m;
+	bool in_whole;
+
 	scan_both(text, len);
-	for (uint32_t i = 0; i < whole.n || i < windowed.n; i++) {
-		const struct match *a = i < whole.n ? &whole.v[i] : NULL;
-		const struct match *b = i < windowed.n ? &windowed.v[i] : NULL;
-
-		if (!a || !b || match_cmp(a, b)) {
-			const struct match *m = a ? a : b;
-
-			fail_msg("%s: pattern %u at [%u, %u) '%.*s' found %s only",
-				 len < 200 ? text : "(random text)", m->id, m->from, m->to,
-				 (int)(m->to - m->from), text + m->from,
-				 a ? "over the whole text" : "in the windows");
-		}
-	}
+	m = numeric_matches_diff(&whole, &windowed, &in_whole);
+	if (m)
+		fail_msg("%s: pattern %u at [%u, %u) '%.*s' found %s only",
+			 len < 200 ? text : "(random text)", m->id, m->from, m->to,
+			 (int)(m->to - m->from), text + m->from,
+			 in_whole ? "over the whole text" : "in the windows");
 }
 
 static int setup(void **state)
