@@ -359,12 +359,14 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 				  .end = c->end,
 				  .quoted = c->quoted,
 				  /* a whole value under its key: a quoted string, a cell, a field,
-				   * or in prose the rest of the line after `key:` when it ends
-				   * with a number ("Address: Piazza Giuliani 886", "Lieferadresse:
-				   * Fliegnerstr. 1, 16790 Marktheidenfeld"): not a sentence */
+				   * or for an address in prose the rest of the line after `key:`
+				   * when it ends with a number ("Address: Piazza Giuliani 886",
+				   * "Lieferadresse: Fliegnerstr. 1, 16790 Marktheidenfeld"): not a
+				   * sentence (only the address check reads keyed) */
 				  .keyed = !p && (c->quoted || !kind_is_text(s->kind) ||
 						  (c->start == 0 && c->end == s->len) ||
-						  line_value_ends_numbered(s->text, s->len, c))};
+						  (c->type == PII_ADDRESS &&
+						   line_value_ends_numbered(s->text, s->len, c)))};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0};
 	uint32_t bit = 1u << c->type;
