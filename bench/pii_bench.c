@@ -110,7 +110,7 @@ static uint64_t text_memchr(struct bench *b)
 }
 
 /* The matching alone over the same chunks: Hyperscan's text database, the numeric windows
- * cut and the numeric database over them, before any candidate is validated or scored. */
+ * cut and the numeric databases over them, before any candidate is validated or scored. */
 static uint64_t text_matching(struct bench *b)
 {
 	const struct pii_engine *e = b->e;
@@ -122,15 +122,11 @@ static uint64_t text_matching(struct bench *b)
 		size_t n = b->len - off < CHUNK ? b->len - off : CHUNK;
 
 		hs_scan(e->text_db, b->buf + off, (unsigned)n, 0, s->hs, count_match, &b->matches);
-		if (!e->numeric_db)
+		if (!e->numeric)
 			continue;
 		pii_windows_begin(&s->windows, (const uint8_t *)b->buf + off, n);
-		while (pii_windows_next(&s->windows)) {
-			if (s->windows.n)
-				hs_scan(e->numeric_db, (const char *)s->windows.out,
-					(unsigned)s->windows.out_len, 0, s->hs, count_match,
-					&b->matches);
-		}
+		while (pii_windows_next(&s->windows))
+			pii_windows_scan(e, s->hs, &s->windows, count_match, &b->matches);
 	}
 	return now_ns() - t0;
 }

@@ -39,12 +39,37 @@ enum pii_pattern_flags {
 
 #define PII_NEEDS_MAX 8
 
+/* The shapes the numeric windows are cut around (numeric.c), and the database of the
+ * numeric patterns that each one hosts: a window is scanned only by its kinds' databases. */
+enum pii_numeric_kind {
+	PII_NUM_RUN,	       /* nine digits or more in a row */
+	PII_NUM_CARD_GROUPS,   /* 4+4 or 4+6 digits joined by ' ', '-' or '+' */
+	PII_NUM_SSN_GROUPS,    /* 3+2 joined by '-' or ' ' */
+	PII_NUM_NANP_GROUPS,   /* 3+3 joined by ' ', '.' or '-' */
+	PII_NUM_NATIONAL,      /* 0X.. then a separator and two digits or more */
+	PII_NUM_INTERNATIONAL, /* 00X.. */
+	PII_NUM_DOTTED_QUAD,   /* four groups of 1-3 digits joined by '.' */
+	PII_NUM_IBAN,	       /* two capitals and two digits opening a word */
+	PII_NUM_IPV6,	       /* eight groups of 1-4 hex digits joined by ':' */
+	PII_NUM_HOUSE_NUMBER,  /* 1-6 digits, a space, then a street's words */
+	PII_NUM_KINDS,
+};
+
+#define PII_NUM_ALL ((1u << PII_NUM_KINDS) - 1)
+#define PII_NUM_GROUP_KINDS                                                                 \
+	(1u << PII_NUM_CARD_GROUPS | 1u << PII_NUM_SSN_GROUPS | 1u << PII_NUM_NANP_GROUPS | \
+	 1u << PII_NUM_NATIONAL)
+
+/* rules.c: the kind called name (as in the rule file), or -1. */
+int pii_numeric_kind_parse(const char *name, size_t len);
+
 struct pii_pattern {
 	char *regex;
 	enum pii_type type;
 	uint32_t flags;
 	uint32_t line, col;	       /* in the rule file, for messages */
 	char needs[PII_NEEDS_MAX + 1]; /* a match holds one of these bytes ("" when unsaid) */
+	uint16_t kinds; /* numeric: the windows it is scanned in (PII_NUM_ALL: all) */
 };
 
 struct pii_rule {
@@ -100,8 +125,12 @@ struct pii_engine {
 	uint32_t npatterns;
 	uint32_t *field_ids; /* field database id -> pattern index */
 	uint32_t nfield;
-	hs_database_t *text_db;	       /* block mode, start of match, all but numeric patterns */
-	hs_database_t *numeric_db;     /* the same over the numeric windows; NULL when none */
+	hs_database_t *text_db; /* block mode, start of match, all but numeric patterns */
+	/* the numeric patterns over the numeric windows, vectored: per kind those naming it,
+	 * and those that name none (scanned in every window); NULL when there are none */
+	hs_database_t *numeric_kind_db[PII_NUM_KINDS];
+	hs_database_t *numeric_any_db;
+	bool numeric;		       /* some pattern is numeric */
 	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
 	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
 	char field_needs[4 * PII_NEEDS_MAX + 1]; /* every byte some field pattern needs */
@@ -138,9 +167,11 @@ struct pii_keycache_slot {
 	struct pii_keyclass cls;
 };
 
-/* One numeric window: text[raw, raw + len) copied to out[out, out + len), '\n' after. */
+/* One numeric window: text[raw, raw + len) copied to out[out, out + len), '\n' after, and
+ * the kinds of trigger it holds. */
 struct pii_window {
 	uint32_t raw, out, len;
+	uint16_t kinds;
 };
 
 #define PII_WINDOWS_MAX 2048
@@ -152,11 +183,18 @@ struct pii_windows {
 	size_t len, pos;
 	size_t open_start, open_end; /* the window still growing */
 	size_t colons_done;	     /* the end of the last IPv6 run taken */
+	unsigned open_kinds;	     /* the open window's kinds */
 	struct pii_window v[PII_WINDOWS_MAX];
 	uint32_t n;
-	uint32_t hint; /* the window of the last offset asked for */
+	unsigned kinds; /* of all the batch's windows */
+	uint32_t hint;	/* the window of the last offset asked for */
 	uint8_t out[PII_WINDOWS_OUT];
 	size_t out_len;
+	/* one kind's windows as Hyperscan's vector, and where each starts in it */
+	const char *vec_ptr[PII_WINDOWS_MAX];
+	unsigned vec_len[PII_WINDOWS_MAX];
+	uint32_t vec_win[PII_WINDOWS_MAX], vec_off[PII_WINDOWS_MAX];
+	uint32_t vec_n, vec_hint;
 };
 
 /* numeric.c: starts cutting the windows of text. */
@@ -166,6 +204,12 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);
 bool pii_windows_next(struct pii_windows *ws);
 /* numeric.c: the offset in the text of an offset in ws->out. */
 uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off);
+/* numeric.c: scans the batch's windows, each with the databases of its kinds (and the one
+ * of patterns with no kind); fn gets each match at its offsets in the text. A pattern
+ * naming two kinds may be reported twice for a window holding both. Returns 0, or 1 when
+ * fn stopped it. */
+int pii_windows_scan(const struct pii_engine *e, hs_scratch_t *hs, struct pii_windows *ws,
+		     match_event_handler fn, void *ctx);
 
 /* Where pii_sql_param_keys() writes what it finds (keys point into the statement). */
 struct pii_param_keys {

@@ -1,7 +1,8 @@
 /*
  * The numeric windows of a text: the few places where a pattern marked `numeric: true`
  * (cards, SSNs, phone numbers, dotted quads, IPv6, IBANs, street addresses) can match, cut
- * out and copied into one buffer that the numeric database scans once.
+ * out and copied into one buffer; each window is scanned by the numeric databases of the
+ * kinds of trigger it holds (pii_windows_scan()).
  *
  * Why: those patterns start with a character class, so Hyperscan has no literal to skip
  * ahead on; on log text with digits everywhere they ran together at 250 MB/s, a fifth of
@@ -199,47 +200,56 @@ static bool address_start(const uint8_t *p, size_t len, size_t i)
 	return false;
 }
 
-/* Is the all-digit word [a, a_end) the start of one of the shapes? Sets its extent and
- * whether it is a house number (whose match reaches further right). */
-static bool digits_trigger(const uint8_t *p, size_t len, size_t a, size_t a_end, size_t *t_end,
-			   bool *address)
+/*
+ * The shapes the all-digit word [a, a_end) starts, as a mask of kinds (0: none). *t_end
+ * gets the end of the group shapes' second group (or of the dotted quad), *address
+ * whether it is a house number (whose window reaches further right). Every shape is
+ * looked at: "4111 1111 1111 1111 Main Street" is a house number and card groups, and the
+ * card patterns are only scanned in windows that say card_groups.
+ */
+static unsigned digits_trigger(const uint8_t *p, size_t len, size_t a, size_t a_end, size_t *t_end,
+			       bool *address)
 {
-	size_t n = a_end - a, b, b_end, m;
+	size_t n = a_end - a, b, b_end, m, q_end;
+	unsigned kinds = 0;
 	uint8_t c;
 
 	*t_end = a_end;
-	*address = false;
+	*address = n <= 6 && address_start(p, len, a_end);
+	if (*address)
+		kinds |= 1u << PII_NUM_HOUSE_NUMBER;
 	if (n >= 9)
-		return true;
-	/* first: a house number's window reaches furthest */
-	if (n <= 6 && address_start(p, len, a_end)) {
-		*address = true;
-		return true;
-	}
+		kinds |= 1u << PII_NUM_RUN;
 	/* an international call prefix: "0044 20 7946 0958" */
 	if (n >= 3 && p[a] == '0' && p[a + 1] == '0' && p[a + 2] != '0')
-		return true;
+		kinds |= 1u << PII_NUM_INTERNATIONAL;
 	if (a_end + 1 >= len || !is_digit(p[a_end + 1]))
-		return false;
+		return kinds;
 	c = p[a_end];
 	b = a_end + 1;
 	b_end = digits_end(p, b, len);
 	/* in every shape the second group ends at a separator or the match's end */
 	if ((b_end < len && is_word(p[b_end])) || b_end - b > WINDOW_MAX)
-		return false;
+		return kinds;
 	m = b_end - b;
-	*t_end = b_end;
 	if (n == 4 && (c == ' ' || c == '-' || c == '+') && (m == 4 || m == 6))
-		return true;
+		kinds |= 1u << PII_NUM_CARD_GROUPS;
 	if (n == 3 && (c == '-' || c == ' ') && m == 2)
-		return true;
+		kinds |= 1u << PII_NUM_SSN_GROUPS;
 	if (n == 3 && (c == ' ' || c == '.' || c == '-') && m == 3)
-		return true;
+		kinds |= 1u << PII_NUM_NANP_GROUPS;
 	if (p[a] == '0' && p[a + 1] != '0' && n >= 2 && n <= 5 &&
 	    (c == ' ' || c == '-' || c == '/' || c == '.') && m >= 2)
-		return true;
-	return c == '.' && dotted_quad(p, len, a, a_end, t_end) &&
-	       !(*t_end < len && is_word(p[*t_end]));
+		kinds |= 1u << PII_NUM_NATIONAL;
+	if (kinds & PII_NUM_GROUP_KINDS)
+		*t_end = b_end;
+	if (c == '.' && dotted_quad(p, len, a, a_end, &q_end) &&
+	    !(q_end < len && is_word(p[q_end]))) {
+		kinds |= 1u << PII_NUM_DOTTED_QUAD;
+		if (q_end > *t_end)
+			*t_end = q_end;
+	}
+	return kinds;
 }
 
 static bool is_sep(uint8_t c)
@@ -336,24 +346,29 @@ static void window_flush(struct pii_windows *ws)
 	w->raw = (uint32_t)ws->open_start;
 	w->out = (uint32_t)ws->out_len;
 	w->len = (uint32_t)(ws->open_end - ws->open_start);
+	w->kinds = (uint16_t)ws->open_kinds;
+	ws->kinds |= ws->open_kinds;
 	memcpy(ws->out + ws->out_len, ws->text + ws->open_start, w->len);
 	ws->out_len += w->len;
 	ws->out[ws->out_len++] = '\n';
 	ws->open_start = ws->open_end = 0;
+	ws->open_kinds = 0;
 }
 
-/* The window [s, e): merged into the open one when they touch. */
-static void window_add(struct pii_windows *ws, size_t s, size_t e)
+/* The window [s, e) of these kinds: merged into the open one when they touch. */
+static void window_add(struct pii_windows *ws, size_t s, size_t e, unsigned kinds)
 {
 	if (ws->open_end > ws->open_start && s <= ws->open_end &&
 	    e - ws->open_start <= WINDOW_MAX) {
 		if (e > ws->open_end)
 			ws->open_end = e;
+		ws->open_kinds |= kinds;
 		return;
 	}
 	window_flush(ws);
 	ws->open_start = s;
 	ws->open_end = e;
+	ws->open_kinds = kinds;
 }
 
 void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len)
@@ -365,15 +380,18 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len)
 	ws->n = 0;
 	ws->out_len = 0;
 	ws->open_start = ws->open_end = 0;
+	ws->open_kinds = 0;
 }
 
-/* Looks at the stop at i (a digit or ':' that block_stops gave): whether a trigger is
- * there, the window around it, and (*next) where the pass goes on. [open_start, open_end)
- * is the window still growing. */
-static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t open_start, size_t open_end,
-			 size_t *w_start, size_t *w_end, size_t *next, size_t *colons_done)
+/* Looks at the stop at i (a digit or ':' that block_stops gave): the kinds of trigger
+ * there (0: none), the window around it, and (*next) where the pass goes on.
+ * [open_start, open_end) is the window still growing. */
+static unsigned stop_trigger(const uint8_t *p, size_t len, size_t i, size_t open_start,
+			     size_t open_end, size_t *w_start, size_t *w_end, size_t *next,
+			     size_t *colons_done)
 {
-	size_t a_end, t_end;
+	size_t a_end, t_end, e;
+	unsigned kinds;
 	bool address;
 
 	if (p[i] == ':') {
@@ -381,25 +399,25 @@ static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t open_sta
 		 * colons start runs the window already holds (and would make the pass quadratic) */
 		*next = i + 1;
 		if (i < *colons_done || !ipv6_whole(p, len, i, w_start, w_end))
-			return false;
+			return 0;
 		*colons_done = *w_end;
-		return true;
+		return 1u << PII_NUM_IPV6;
 	}
 	if (i > 0 && is_word(p[i - 1])) {
 		*next = digits_end(p, i, len);
 		/* digits inside a word: only an IBAN opens with letters ("DE89...") */
 		if (i < 2 || !is_upper(p[i - 1]) || !is_upper(p[i - 2]) ||
 		    (i > 2 && is_word(p[i - 3])) || i + 1 >= len || !is_digit(p[i + 1]))
-			return false;
+			return 0;
 		t_end = i;
 		while (t_end < len && t_end - i < WINDOW_MAX && is_word(p[t_end]))
 			t_end++;
 		*next = t_end;
 		if (t_end < len && is_word(p[t_end]))
-			return false; /* a word longer than a window: no IBAN, and no room */
+			return 0; /* a word longer than a window: no IBAN, and no room */
 		*w_start = i - 2;
 		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
-		return true;
+		return 1u << PII_NUM_IBAN;
 	}
 	a_end = digits_end(p, i, len);
 	*next = a_end;
@@ -409,22 +427,30 @@ static bool stop_trigger(const uint8_t *p, size_t len, size_t i, size_t open_sta
 	if ((a_end < len && is_word(p[a_end]) && p[a_end] != 'x' &&
 	     !(len - a_end >= 3 && !memcmp(p + a_end, "ext", 3))) ||
 	    a_end - i > WINDOW_MAX)
-		return false;
-	if (!digits_trigger(p, len, i, a_end, &t_end, &address))
-		return false;
-	if (address) {
-		*w_end = address_end(p, len, t_end);
-	} else {
+		return 0;
+	kinds = digits_trigger(p, len, i, a_end, &t_end, &address);
+	if (!kinds)
+		return 0;
+	e = address ? address_end(p, len, a_end) : 0;
+	if (kinds & ~(1u << PII_NUM_HOUSE_NUMBER)) {
 		while (t_end < len && t_end - i < WINDOW_MAX && is_word(p[t_end])) /* "0034ext" */
 			t_end++;
-		if (t_end < len && is_word(p[t_end]))
-			return false; /* a word longer than a window */
-		*w_end = chain_end(p, len, t_end, WINDOW_MARGIN);
+		if (t_end < len && is_word(p[t_end])) {
+			/* a word longer than a window: only a house number's street is left */
+			kinds &= 1u << PII_NUM_HOUSE_NUMBER;
+			if (!kinds)
+				return 0;
+		} else {
+			size_t c = chain_end(p, len, t_end, WINDOW_MARGIN);
+
+			e = c > e ? c : e;
+		}
 	}
+	*w_end = e;
 	/* inside the open window (text dense with numbers), which this one will widen: its
 	 * start stands, no walk back */
 	*w_start = i <= open_end && *w_end - open_start <= WINDOW_MAX ? i : chain_start(p, i);
-	return true;
+	return kinds;
 }
 
 bool pii_windows_next(struct pii_windows *ws)
@@ -434,6 +460,7 @@ bool pii_windows_next(struct pii_windows *ws)
 	ws->n = 0;
 	ws->hint = 0;
 	ws->out_len = 0;
+	ws->kinds = 0;
 	if (done >= len && ws->open_end <= ws->open_start)
 		return false;
 	for (size_t b = done; b < len; b += 64) {
@@ -441,11 +468,13 @@ bool pii_windows_next(struct pii_windows *ws)
 			size_t i = b + (size_t)__builtin_ctzll(stops);
 
 			size_t w_start, w_end;
+			unsigned kinds;
 
 			if (i < done)
 				continue; /* inside what a stop before took */
-			if (!stop_trigger(ws->text, len, i, ws->open_start, ws->open_end, &w_start,
-					  &w_end, &done, &ws->colons_done))
+			kinds = stop_trigger(ws->text, len, i, ws->open_start, ws->open_end,
+					     &w_start, &w_end, &done, &ws->colons_done);
+			if (!kinds)
 				continue;
 			/* room for the open window and one more of the longest, or this batch
 			 * ends here and the next takes the trigger again */
@@ -455,7 +484,7 @@ bool pii_windows_next(struct pii_windows *ws)
 				ws->pos = i;
 				return true;
 			}
-			window_add(ws, w_start, w_end);
+			window_add(ws, w_start, w_end, kinds);
 		}
 	}
 	ws->pos = len;
@@ -484,4 +513,85 @@ uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off)
 found:
 	ws->hint = lo;
 	return ws->v[lo].raw + (uint32_t)(out_off - ws->v[lo].out);
+}
+
+/* Where one kind's matches go: moved from the vector's offsets to the text's. */
+struct kind_scan {
+	struct pii_windows *ws;
+	match_event_handler fn;
+	void *ctx;
+};
+
+static int on_kind_match(unsigned int id, unsigned long long from, unsigned long long to,
+			 unsigned int flags, void *ctx)
+{
+	struct kind_scan *k = ctx;
+	struct pii_windows *ws = k->ws;
+	uint32_t lo = ws->vec_hint, hi = ws->vec_n, raw;
+
+	/* matches come about in the order of their windows: the last one's, or the next */
+	for (uint32_t t = 0; t < 2 && lo < ws->vec_n; t++, lo++) {
+		if (ws->vec_off[lo] <= from && (lo + 1 == ws->vec_n || ws->vec_off[lo + 1] > from))
+			goto found;
+	}
+	for (lo = 0; hi - lo > 1;) {
+		uint32_t mid = lo + (hi - lo) / 2;
+
+		if (ws->vec_off[mid] <= from)
+			lo = mid;
+		else
+			hi = mid;
+	}
+found:
+	ws->vec_hint = lo;
+	raw = ws->v[ws->vec_win[lo]].raw + (uint32_t)(from - ws->vec_off[lo]);
+	return k->fn(id, raw, raw + (to - from), flags, k->ctx);
+}
+
+/* Where the any-kind database's matches go: moved from ws->out's offsets to the text's. */
+static int on_any_match(unsigned int id, unsigned long long from, unsigned long long to,
+			unsigned int flags, void *ctx)
+{
+	struct kind_scan *k = ctx;
+	uint32_t raw = pii_windows_raw_offset(k->ws, from);
+
+	return k->fn(id, raw, raw + (to - from), flags, k->ctx);
+}
+
+int pii_windows_scan(const struct pii_engine *e, hs_scratch_t *hs, struct pii_windows *ws,
+		     match_event_handler fn, void *ctx)
+{
+	struct kind_scan k = {ws, fn, ctx};
+
+	if (ws->n == 0)
+		return 0;
+	if (e->numeric_any_db &&
+	    hs_scan(e->numeric_any_db, (const char *)ws->out, (unsigned)ws->out_len, 0, hs,
+		    on_any_match, &k) == HS_SCAN_TERMINATED)
+		return 1;
+	for (int kind = 0; kind < PII_NUM_KINDS; kind++) {
+		uint32_t off = 0;
+
+		if (!(ws->kinds >> kind & 1) || !e->numeric_kind_db[kind])
+			continue;
+		ws->vec_n = 0;
+		ws->vec_hint = 0;
+		for (uint32_t i = 0; i < ws->n; i++) {
+			uint32_t j = ws->vec_n;
+
+			if (!(ws->v[i].kinds >> kind & 1))
+				continue;
+			/* each window with its '\n': the same \b at both ends as in the text */
+			ws->vec_ptr[j] = (const char *)ws->out + ws->v[i].out;
+			ws->vec_len[j] = ws->v[i].len + 1;
+			ws->vec_win[j] = i;
+			ws->vec_off[j] = off;
+			off += ws->vec_len[j];
+			ws->vec_n++;
+		}
+		if (hs_scan_vector(e->numeric_kind_db[kind], ws->vec_ptr, ws->vec_len, ws->vec_n, 0,
+				   hs, on_kind_match, &k) == HS_SCAN_TERMINATED)
+			return 1;
+	}
+	return 0;
 }

@@ -269,7 +269,7 @@ static long unbounded_repeat(const char *re)
 }
 
 static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_node, uint32_t flags,
-		       const yaml_node_t *needs)
+		       const yaml_node_t *needs, unsigned kinds)
 {
 	struct pii_engine *e = ld->e;
 	struct pii_pattern *p;
@@ -298,6 +298,7 @@ static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_n
 		return -ENOMEM;
 	p->type = t;
 	p->flags = flags;
+	p->kinds = (uint16_t)kinds;
 	p->line = (uint32_t)re_node->start_mark.line + 1;
 	p->col = (uint32_t)re_node->start_mark.column + 1;
 	p->needs[0] = '\0';
@@ -306,6 +307,52 @@ static int add_pattern(struct load *ld, enum pii_type t, const yaml_node_t *re_n
 		p->needs[needs->data.scalar.length] = '\0';
 	}
 	e->npatterns++;
+	return 0;
+}
+
+static const char *const numeric_kind_names[PII_NUM_KINDS] = {
+	[PII_NUM_RUN] = "run",
+	[PII_NUM_CARD_GROUPS] = "card_groups",
+	[PII_NUM_SSN_GROUPS] = "ssn_groups",
+	[PII_NUM_NANP_GROUPS] = "nanp_groups",
+	[PII_NUM_NATIONAL] = "national",
+	[PII_NUM_INTERNATIONAL] = "international",
+	[PII_NUM_DOTTED_QUAD] = "dotted_quad",
+	[PII_NUM_IBAN] = "iban",
+	[PII_NUM_IPV6] = "ipv6",
+	[PII_NUM_HOUSE_NUMBER] = "house_number",
+};
+
+int pii_numeric_kind_parse(const char *name, size_t len)
+{
+	for (int k = 0; k < PII_NUM_KINDS; k++) {
+		if (strlen(numeric_kind_names[k]) == len &&
+		    !memcmp(numeric_kind_names[k], name, len))
+			return k;
+	}
+	return -1;
+}
+
+/* `numeric: [card_groups, run]`: the windows (numeric.c) a pattern is scanned in. */
+static int get_kinds(struct load *ld, const yaml_node_t *n, unsigned *kinds)
+{
+	for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+	     it++) {
+		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
+		int k = item->type == YAML_SCALAR_NODE
+				? pii_numeric_kind_parse((const char *)item->data.scalar.value,
+							 item->data.scalar.length)
+				: -1;
+
+		if (k < 0)
+			return load_fail(ld, item,
+					 "a kind of numeric window: run, card_groups, ssn_groups, "
+					 "nanp_groups, national, international, dotted_quad, iban, "
+					 "ipv6 or house_number");
+		*kinds |= 1u << k;
+	}
+	if (*kinds == 0)
+		return load_fail(ld, n, "at least one kind of numeric window, or true");
 	return 0;
 }
 
@@ -320,10 +367,11 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 		yaml_node_t *item = yaml_document_get_node(&ld->doc, *it);
 		yaml_node_t *re = NULL, *needs = NULL;
 		uint32_t flags = 0;
+		unsigned kinds = 0;
 		int ret;
 
 		if (item->type == YAML_SCALAR_NODE) {
-			ret = add_pattern(ld, t, item, 0, NULL);
+			ret = add_pattern(ld, t, item, 0, NULL, 0);
 			if (ret)
 				return ret;
 			continue;
@@ -353,6 +401,15 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 			if (scalar_is(k, "regex")) {
 				re = v;
 				known = true;
+			}
+			if (scalar_is(k, "numeric") && v->type == YAML_SEQUENCE_NODE) {
+				ret = get_kinds(ld, v, &kinds);
+				if (ret)
+					return ret;
+				flags |= PII_PAT_NUMERIC;
+				known = true;
+				ld->key[base] = '\0';
+				continue;
 			}
 			if (scalar_is(k, "needs")) {
 				if (v->type != YAML_SCALAR_NODE || v->data.scalar.length == 0 ||
@@ -384,7 +441,9 @@ static int load_patterns(struct load *ld, enum pii_type t, const yaml_node_t *n)
 		}
 		if (!re)
 			return load_fail(ld, item, "a mapping with regex:");
-		ret = add_pattern(ld, t, re, flags, needs);
+		if ((flags & PII_PAT_NUMERIC) && kinds == 0)
+			kinds = PII_NUM_ALL; /* numeric: true: scanned in every window */
+		ret = add_pattern(ld, t, re, flags, needs, kinds);
 		if (ret)
 			return ret;
 	}
@@ -581,7 +640,9 @@ void pii_engine_free(struct pii_engine *e)
 	free(e->patterns);
 	free(e->field_ids);
 	hs_free_database(e->text_db);
-	hs_free_database(e->numeric_db);
+	hs_free_database(e->numeric_any_db);
+	for (int k = 0; k < PII_NUM_KINDS; k++)
+		hs_free_database(e->numeric_kind_db[k]);
 	hs_free_database(e->field_db);
 	hs_free_database(e->field_plain_db);
 	if (e->psl_owned)
@@ -609,24 +670,35 @@ static int compile(struct load *ld)
 	e->field_ids = calloc(n ? n : 1, sizeof(*e->field_ids));
 	if (!exprs || !owned || !flags || !ids || !e->field_ids)
 		goto out;
-	/* the text database and the numeric one (numeric.c): the same patterns split by flag */
-	for (int numeric = 0; numeric < 2; numeric++) {
-		hs_database_t **db = numeric ? &e->numeric_db : &e->text_db;
+	/* the text database, the numeric one of patterns scanned in every numeric window, and
+	 * one per kind of window (numeric.c), vectored: a kind's windows are one call */
+	for (int db = -2; db < PII_NUM_KINDS; db++) {
+		hs_database_t **out = db == -2	 ? &e->text_db
+				      : db == -1 ? &e->numeric_any_db
+						 : &e->numeric_kind_db[db];
 		uint32_t ntext = 0;
 
 		for (uint32_t i = 0; i < n; i++) {
-			if ((e->patterns[i].flags & PII_PAT_NO_TEXT) ||
-			    !(e->patterns[i].flags & PII_PAT_NUMERIC) != !numeric)
+			const struct pii_pattern *p = &e->patterns[i];
+			bool numeric = p->flags & PII_PAT_NUMERIC;
+
+			if ((p->flags & PII_PAT_NO_TEXT) || numeric != (db > -2))
 				continue;
-			exprs[ntext] = e->patterns[i].regex;
+			if (db == -1
+				    ? p->kinds != PII_NUM_ALL
+				    : db >= 0 && (p->kinds == PII_NUM_ALL || !(p->kinds >> db & 1)))
+				continue;
+			exprs[ntext] = p->regex;
 			flags[ntext] = HS_FLAG_SOM_LEFTMOST;
 			ids[ntext] = i;
 			ntext++;
 		}
-		if (ntext == 0 && numeric)
+		if (ntext == 0 && db > -2)
 			continue;
-		if (hs_compile_multi(exprs, flags, ids, ntext, HS_MODE_BLOCK, NULL, db, &cerr) !=
-		    HS_SUCCESS) {
+		e->numeric |= db > -2;
+		if (hs_compile_multi(exprs, flags, ids, ntext,
+				     db >= 0 ? HS_MODE_VECTORED : HS_MODE_BLOCK, NULL, out,
+				     &cerr) != HS_SUCCESS) {
 			const struct pii_pattern *p =
 				&e->patterns[ids[cerr->expression >= 0 ? cerr->expression : 0]];
 

@@ -28,13 +28,22 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	s->engine = e;
 	s->psl.psl = e->psl;
 	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
-	    (e->numeric_db && hs_alloc_scratch(e->numeric_db, &s->hs) != HS_SUCCESS) ||
+	    (e->numeric_any_db && hs_alloc_scratch(e->numeric_any_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS)) {
 		hs_free_scratch(s->hs);
 		free(s);
 		errno = ENOMEM;
 		return NULL;
+	}
+	for (int k = 0; k < PII_NUM_KINDS; k++) {
+		if (e->numeric_kind_db[k] &&
+		    hs_alloc_scratch(e->numeric_kind_db[k], &s->hs) != HS_SUCCESS) {
+			hs_free_scratch(s->hs);
+			free(s);
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	return s;
 }
@@ -190,29 +199,16 @@ static int on_text_match(unsigned int id, unsigned long long from, unsigned long
 	return cand_add(s, (size_t)from, (size_t)to, id, p->type, false);
 }
 
-/* A match in the numeric windows: moved to its place in the text, then as any other. */
-static int on_numeric_match(unsigned int id, unsigned long long from, unsigned long long to,
-			    unsigned int flags, void *ctx)
-{
-	struct pii_scratch *s = ctx;
-	uint32_t raw = pii_windows_raw_offset(&s->windows, from);
-
-	return on_text_match(id, raw, raw + (to - from), flags, ctx);
-}
-
-/* Hyperscan over the text: the text database over all of it, the numeric database over
+/* Hyperscan over the text: the text database over all of it, the numeric databases over
  * its numeric windows. */
 static void text_match(const struct pii_engine *e, struct pii_scratch *s)
 {
 	hs_scan(e->text_db, (const char *)s->text, (unsigned)s->len, 0, s->hs, on_text_match, s);
-	if (!e->numeric_db)
+	if (!e->numeric)
 		return;
 	pii_windows_begin(&s->windows, s->text, s->len);
-	while (pii_windows_next(&s->windows)) {
-		if (s->windows.n)
-			hs_scan(e->numeric_db, (const char *)s->windows.out,
-				(unsigned)s->windows.out_len, 0, s->hs, on_numeric_match, s);
-	}
+	while (pii_windows_next(&s->windows))
+		pii_windows_scan(e, s->hs, &s->windows, on_text_match, s); /* text offsets */
 }
 
 static int on_field_match(unsigned int id, unsigned long long from, unsigned long long to,

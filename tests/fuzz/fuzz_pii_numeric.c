@@ -28,7 +28,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		exit(1);
 	}
 	scratch = pii_scratch_new(engine);
-	if (!scratch || !engine->numeric_db)
+	if (!scratch || !engine->numeric)
 		exit(1);
 	return 0;
 }

@@ -9,7 +9,6 @@
 
 struct collect {
 	struct numeric_matches *m;
-	struct pii_windows *ws; /* set: offsets are in the windows */
 };
 
 static int on_match(unsigned int id, unsigned long long from, unsigned long long to,
@@ -19,10 +18,6 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	uint32_t f = (uint32_t)from, t = (uint32_t)to;
 
 	(void)flags;
-	if (c->ws) {
-		f = pii_windows_raw_offset(c->ws, from);
-		t = f + (uint32_t)(to - from);
-	}
 	if (c->m->n == NUMERIC_MATCHES_MAX) {
 		c->m->full = true;
 		return 1; /* stop: too many to compare */
@@ -54,17 +49,52 @@ static void settle(struct numeric_matches *m)
 	m->n = k;
 }
 
+/* Every numeric pattern in one block database: what the windows must find, over the whole
+ * text (one per engine, made on first use; the tests load one engine). */
+static hs_database_t *whole_db(const struct pii_engine *e, hs_scratch_t **hs)
+{
+	static const struct pii_engine *made_for;
+	static hs_database_t *db;
+	const char *exprs[256];
+	unsigned flags[256], ids[256], n = 0;
+	hs_compile_error_t *cerr;
+
+	if (made_for == e)
+		return db;
+	for (uint32_t i = 0; i < e->npatterns && n < 256; i++) {
+		if (!(e->patterns[i].flags & PII_PAT_NUMERIC) ||
+		    (e->patterns[i].flags & PII_PAT_NO_TEXT))
+			continue;
+		exprs[n] = e->patterns[i].regex;
+		flags[n] = HS_FLAG_SOM_LEFTMOST;
+		ids[n++] = i;
+	}
+	hs_free_database(db);
+	db = NULL;
+	if (hs_compile_multi(exprs, flags, ids, n, HS_MODE_BLOCK, NULL, &db, &cerr) != HS_SUCCESS) {
+		hs_free_compile_error(cerr);
+		return NULL;
+	}
+	if (hs_alloc_scratch(db, hs) != HS_SUCCESS)
+		return NULL;
+	made_for = e;
+	return db;
+}
+
 long numeric_matches_scan(const struct pii_engine *e, struct pii_scratch *s, const uint8_t *text,
 			  size_t len, struct numeric_matches *whole,
 			  struct numeric_matches *windowed)
 {
 	struct pii_windows *ws = &s->windows;
-	struct collect w = {whole, NULL}, n = {windowed, ws};
+	struct collect w = {whole}, n = {windowed};
+	hs_database_t *db = whole_db(e, &s->hs);
 	long held = 0;
 
 	whole->n = windowed->n = 0;
 	whole->full = windowed->full = false;
-	hs_scan(e->numeric_db, (const char *)text, (unsigned)len, 0, s->hs, on_match, &w);
+	if (!db)
+		return -1;
+	hs_scan(db, (const char *)text, (unsigned)len, 0, s->hs, on_match, &w);
 	pii_windows_begin(ws, text, len);
 	while (pii_windows_next(ws)) {
 		for (uint32_t i = 0; i < ws->n; i++) {
@@ -77,9 +107,8 @@ long numeric_matches_scan(const struct pii_engine *e, struct pii_scratch *s, con
 				return -1;
 		}
 		held += (long)ws->out_len;
-		if (ws->n && !windowed->full)
-			hs_scan(e->numeric_db, (const char *)ws->out, (unsigned)ws->out_len, 0,
-				s->hs, on_match, &n);
+		if (!windowed->full)
+			pii_windows_scan(e, s->hs, ws, on_match, &n); /* text offsets */
 	}
 	settle(whole);
 	settle(windowed);

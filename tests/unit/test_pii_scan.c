@@ -835,6 +835,11 @@ static void test_rule_errors(void **state)
 		{"min_confidence: high\n", "1:17: key 'min_confidence': expected a number"},
 		{"types:\n  email:\n    patterns: [{regex: 'x', needs: '123456789'}]\n",
 		 "3:36: key 'types.email.patterns.needs': expected from 1 to 8 bytes"},
+		{"types:\n  email:\n    patterns: [{regex: '\\d{9}', numeric: [run, digits]}]\n",
+		 "3:48: key 'types.email.patterns.numeric': expected a kind of numeric window: "
+		 "run, card_groups"},
+		{"types:\n  email:\n    patterns: [{regex: '\\d{9}', numeric: []}]\n",
+		 "3:42: key 'types.email.patterns.numeric': expected at least one kind"},
 		{"common_words: /nonexistent/words\n",
 		 "1:15: key 'common_words': expected a readable word list (No such file"},
 		{"", "1:1: key '(document)': expected a mapping with types:"},
