@@ -88,7 +88,8 @@ struct pii_keyclass {
 	uint32_t pos, neg;
 };
 
-#define PII_NEARBY_WORDS_MAX 4 /* longest nearby phrase looked up, in words */
+#define PII_NEARBY_WORDS_MAX 4	 /* longest nearby phrase looked up, in words */
+#define PII_NEARBY_BYTES_MAX 256 /* nearby_bytes at most */
 
 /* One nearby word or phrase (normalised) and the types it speaks for and against. */
 struct pii_nearby_word {
@@ -196,6 +197,21 @@ struct pii_windows {
 	uint32_t vec_win[PII_WINDOWS_MAX], vec_off[PII_WINDOWS_MAX];
 	uint32_t vec_n, vec_hint;
 };
+
+/* blocks.c: the classes of 64 bytes, a bit per byte. */
+struct pii_block_classes {
+	uint64_t digit, word, upper, colon, lower, high; /* word: [A-Za-z0-9_] */
+};
+
+/* blocks.c: picks the widest SIMD the CPU has (once; pii_engine_load() calls it). */
+void pii_block_classes_init(void);
+/* blocks.c: the classes of q[0, 64). */
+void pii_block_classes(const uint8_t *q, struct pii_block_classes *c);
+/* blocks.c: the first ':' or '=' in p[i, len) (a `key: value` or `key=value`), or len. */
+size_t pii_find_pair_mark(const uint8_t *p, size_t i, size_t len);
+/* blocks.c: makes the two above use "avx512bw", "avx2", "sse2" or "bytes" (one at a
+ * time, for the tests); -1 when the CPU has not got it. */
+int pii_block_classes_use(const char *isa);
 
 /* numeric.c: starts cutting the windows of text. */
 void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);

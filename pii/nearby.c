@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* short keys and words: the call costs more than the hash */
 #include <xxhash.h>
 
 #include "engine.h"
@@ -27,16 +28,16 @@ static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const
 	}
 }
 
-/* A word's first byte and length, for the filter that passes over most words of text
- * before any hashing: "the" and "while" start no phrase. */
-static unsigned shape_of(const char *w, size_t n)
+/* A word's first byte (lower case) and length, for the filter that passes over most words
+ * of text before any hashing: "the" and "while" start no phrase. */
+static unsigned shape_of(uint8_t first, size_t n)
 {
-	return ((unsigned)(uint8_t)w[0] % 32) * 32 + (unsigned)(n < 31 ? n : 31);
+	return ((unsigned)first % 32) * 32 + (unsigned)(n < 31 ? n : 31);
 }
 
-static bool shape_known(const struct pii_nearby_table *t, const char *w, size_t n)
+static bool shape_known(const struct pii_nearby_table *t, uint8_t first, size_t n)
 {
-	unsigned k = shape_of(w, n);
+	unsigned k = shape_of(first, n);
 
 	return t->shapes[k / 64] >> (k % 64) & 1;
 }
@@ -47,7 +48,8 @@ static struct pii_nearby_word *table_slot(struct pii_nearby_table *t, const char
 	uint64_t h = XXH3_64bits(norm, len);
 	struct pii_nearby_word *s = slot_find(t, norm, len, h);
 
-	t->shapes[shape_of(norm, len) / 64] |= 1ull << (shape_of(norm, len) % 64);
+	t->shapes[shape_of((uint8_t)norm[0], len) / 64] |=
+		1ull << (shape_of((uint8_t)norm[0], len) % 64);
 	s->norm = norm;
 	s->len = len;
 	s->hash = h;
@@ -112,36 +114,110 @@ void pii_nearby_free(struct pii_nearby_table *t)
 	t->slots = NULL;
 }
 
+#define WORDS_MAX 160 /* a window of 256 bytes holds at most 128 words */
+
+struct word {
+	uint16_t start, end;
+};
+
+/*
+ * The words of text[0, len) as pii_key_normalize() cuts them ('_'-joined words of lower
+ * case, digits and bytes above 0x7f; capitals start a word after a lower-case letter or a
+ * digit, or before one after another capital: "HTTPHeader"), from the bit masks of 64
+ * bytes at a time rather than a byte at a time. Returns how many.
+ */
+static uint32_t words_cut(const uint8_t *text, size_t len, struct word *w)
+{
+	uint64_t prev_word = 0, prev_upper = 0, prev_ld = 0; /* of the byte before a block */
+	uint32_t n = 0;
+	bool open = false;
+
+	for (size_t b = 0; b < len; b += 64) {
+		size_t m = len - b < 64 ? len - b : 64;
+		uint8_t blk[64];
+		struct pii_block_classes c, next = {0};
+		uint64_t word, upper, lower_next, starts, breaks;
+
+		memcpy(blk, text + b, m);
+		memset(blk + m, 0, sizeof(blk) - m); /* NULs: none of the classes */
+		pii_block_classes(blk, &c);
+		if (b + 64 < len) { /* the next block's first byte, for "HTTPHeader" */
+			uint8_t first[64] = {text[b + 64]};
+
+			pii_block_classes(first, &next);
+		}
+		upper = c.upper;
+		word = c.lower | c.digit | upper | c.high;
+		lower_next = c.lower >> 1 | (next.lower & 1) << 63;
+		starts = (word & ~(word << 1 | prev_word)) |
+			 (upper & ((c.lower | c.digit) << 1 | prev_ld)) |
+			 (upper & (upper << 1 | prev_upper) & lower_next);
+		breaks = ~word | starts; /* a word ends where a start or a separator is */
+		for (; breaks; breaks &= breaks - 1) {
+			size_t at = b + (size_t)__builtin_ctzll(breaks);
+
+			if (at >= len)
+				break;
+			if (open) {
+				w[n - 1].end = (uint16_t)at;
+				open = false;
+			}
+			if ((starts >> (at - b) & 1) && n < WORDS_MAX) {
+				w[n++].start = (uint16_t)at;
+				open = true;
+			}
+		}
+		prev_word = word >> 63;
+		prev_upper = upper >> 63;
+		prev_ld = (c.lower | c.digit) >> 63;
+	}
+	if (open)
+		w[n - 1].end = (uint16_t)len;
+	return n;
+}
+
+/* Appends text[w] in lower case (capitals only: as pii_key_normalize()) to out at *o. */
+static void word_lower(const uint8_t *text, const struct word *w, char *out, size_t *o)
+{
+	for (uint16_t i = w->start; i < w->end; i++) {
+		uint8_t c = text[i];
+
+		out[(*o)++] = (char)((uint8_t)(c - 'A') < 26 ? c | 0x20 : c);
+	}
+}
+
 struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text, size_t len)
 {
 	const struct pii_nearby_table *t = &e->nearby;
 	struct pii_keyclass cls = {0, 0};
-	char norm[PII_KEY_MAX * 3];
-	size_t nn = pii_key_normalize((const char *)text, len, norm, sizeof(norm));
+	struct word w[WORDS_MAX];
+	uint32_t n;
 
-	for (size_t start = 0; start < nn;) {
-		size_t end = start;
+	if (len > PII_NEARBY_BYTES_MAX)
+		len = PII_NEARBY_BYTES_MAX;
+	n = words_cut(text, len, w);
+	for (uint32_t i = 0; i < n; i++) {
+		char phrase[PII_NEARBY_BYTES_MAX + PII_NEARBY_WORDS_MAX]; /* words of the window */
+		size_t plen = 0, shape_len = 0;
+		uint8_t first = text[w[i].start];
 
+		first = (uint8_t)(first - 'A') < 26 ? first | 0x20 : first;
 		/* the phrases of 1, 2, ... max_words words that begin at this word */
-		for (uint8_t w = 0; w < t->max_words && end < nn; w++) {
+		for (uint32_t k = i; k < n && k - i < t->max_words; k++) {
 			const struct pii_nearby_word *s;
 
-			if (w > 0)
-				end++; /* past the '_' */
-			while (end < nn && norm[end] != '_')
-				end++;
-			if (!shape_known(t, norm + start, end - start))
+			shape_len += (k > i) + (size_t)(w[k].end - w[k].start);
+			if (!shape_known(t, first, shape_len))
 				break;
-			s = slot_find(t, norm + start, end - start,
-				      XXH3_64bits(norm + start, end - start));
+			if (k > i)
+				phrase[plen++] = '_';
+			word_lower(text, &w[k], phrase, &plen);
+			s = slot_find(t, phrase, plen, XXH3_64bits(phrase, plen));
 			cls.pos |= s->pos;
 			cls.neg |= s->neg;
 			if (!s->longer)
 				break; /* no phrase goes on from these words (an empty slot's is 0) */
 		}
-		while (start < nn && norm[start] != '_')
-			start++;
-		start++;
 	}
 	return cls;
 }

@@ -31,9 +31,6 @@
  * word character. Patterns that do not fit it are not marked numeric and go to the text database.
  */
 #include <string.h>
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
 
 #include "engine.h"
 
@@ -70,8 +67,8 @@ static bool is_word(uint8_t c)
  */
 static uint64_t block_stops(const uint8_t *p, size_t b, size_t len)
 {
-	uint64_t digit = 0, word = 0, upper = 0, colon = 0, word_before, upper_before,
-		 upper_before2, word_after;
+	struct pii_block_classes cls;
+	uint64_t digit, word, upper, colon, word_before, upper_before, upper_before2, word_after;
 	size_t n = len - b < 64 ? len - b : 64;
 	const uint8_t *q = p + b;
 	uint8_t tail[64];
@@ -81,34 +78,11 @@ static uint64_t block_stops(const uint8_t *p, size_t b, size_t len)
 		memcpy(tail, q, n);
 		q = tail;
 	}
-#ifdef __SSE2__
-	const __m128i c0 = _mm_set1_epi8('0'), ca = _mm_set1_epi8('a'), cA = _mm_set1_epi8('A'),
-		      case_bit = _mm_set1_epi8(0x20), nine = _mm_set1_epi8(9),
-		      z25 = _mm_set1_epi8(25), under = _mm_set1_epi8('_'), col = _mm_set1_epi8(':');
-
-	for (int k = 0; k < 4; k++) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(q + 16 * k));
-		__m128i d = _mm_sub_epi8(v, c0);
-		__m128i l = _mm_sub_epi8(_mm_or_si128(v, case_bit), ca);
-		__m128i u = _mm_sub_epi8(v, cA);
-		__m128i dm = _mm_cmpeq_epi8(_mm_min_epu8(d, nine), d);
-		__m128i lm = _mm_cmpeq_epi8(_mm_min_epu8(l, z25), l);
-		__m128i um = _mm_cmpeq_epi8(_mm_min_epu8(u, z25), u);
-		__m128i wm = _mm_or_si128(_mm_or_si128(dm, lm), _mm_cmpeq_epi8(v, under));
-
-		digit |= (uint64_t)(unsigned)_mm_movemask_epi8(dm) << (16 * k);
-		word |= (uint64_t)(unsigned)_mm_movemask_epi8(wm) << (16 * k);
-		upper |= (uint64_t)(unsigned)_mm_movemask_epi8(um) << (16 * k);
-		colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, col)) << (16 * k);
-	}
-#else
-	for (size_t k = 0; k < 64; k++) {
-		digit |= (uint64_t)is_digit(q[k]) << k;
-		word |= (uint64_t)is_word(q[k]) << k;
-		upper |= (uint64_t)is_upper(q[k]) << k;
-		colon |= (uint64_t)(q[k] == ':') << k;
-	}
-#endif
+	pii_block_classes(q, &cls);
+	digit = cls.digit;
+	word = cls.word;
+	upper = cls.upper;
+	colon = cls.colon;
 	/* the bytes either side of the block */
 	word_before = word << 1 | (uint64_t)(b > 0 && is_word(p[b - 1]));
 	upper_before = upper << 1 | (uint64_t)(b > 0 && is_upper(p[b - 1]));

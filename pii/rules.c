@@ -572,7 +572,7 @@ static int load_root(struct load *ld, const yaml_node_t *root)
 		} else if (scalar_is(k, "min_confidence")) {
 			ret = get_float(ld, v, 0, 1, &ld->e->min_confidence);
 		} else if (scalar_is(k, "nearby_bytes")) {
-			ret = get_u32(ld, v, 0, 256, &ld->e->nearby_bytes);
+			ret = get_u32(ld, v, 0, PII_NEARBY_BYTES_MAX, &ld->e->nearby_bytes);
 		} else if (scalar_is(k, "field_max")) {
 			ret = get_u32(ld, v, 0, 1 << 20, &ld->e->field_max);
 		} else if (scalar_is(k, "common_words")) {
@@ -835,6 +835,7 @@ int pii_engine_load(struct pii_engine **out, const char *rules_path, char *err, 
 	int ret;
 
 	*out = NULL;
+	pii_block_classes_init();
 	ret = read_file(rules_path, &buf, &len, err, err_len);
 	if (ret)
 		return ret;

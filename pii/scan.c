@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* short keys and words: the call costs more than the hash */
 #include <xxhash.h>
 
 #include "engine.h"

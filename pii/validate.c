@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#define XXH_INLINE_ALL /* short keys and words: the call costs more than the hash */
 #include <xxhash.h>
 
 #include "validate.h"
