@@ -65,12 +65,13 @@ static void classes_sse2(const uint8_t *q, struct pii_block_classes *c)
 		c->digit |= (uint64_t)(unsigned)_mm_movemask_epi8(dm) << (16 * k);
 		c->word |= (uint64_t)(unsigned)_mm_movemask_epi8(wm) << (16 * k);
 		c->upper |= (uint64_t)(unsigned)_mm_movemask_epi8(um) << (16 * k);
-		c->colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, col)) << (16 * k);
+		c->colon |= (uint64_t)(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, col))
+			    << (16 * k);
 	}
 }
 
 __attribute__((target("avx2"))) static void classes_avx2(const uint8_t *q,
-							  struct pii_block_classes *c)
+							 struct pii_block_classes *c)
 {
 	const __m256i c0 = _mm256_set1_epi8('0'), ca = _mm256_set1_epi8('a'),
 		      cA = _mm256_set1_epi8('A'), case_bit = _mm256_set1_epi8(0x20),
@@ -100,12 +101,12 @@ __attribute__((target("avx2"))) static void classes_avx2(const uint8_t *q,
 }
 
 __attribute__((target("avx512bw"))) static void classes_avx512(const uint8_t *q,
-								struct pii_block_classes *c)
+							       struct pii_block_classes *c)
 {
 	__m512i v = _mm512_loadu_si512((const void *)q);
 	__m512i d = _mm512_sub_epi8(v, _mm512_set1_epi8('0'));
-	__m512i l = _mm512_sub_epi8(_mm512_or_si512(v, _mm512_set1_epi8(0x20)),
-				    _mm512_set1_epi8('a'));
+	__m512i l =
+		_mm512_sub_epi8(_mm512_or_si512(v, _mm512_set1_epi8(0x20)), _mm512_set1_epi8('a'));
 	__m512i u = _mm512_sub_epi8(v, _mm512_set1_epi8('A'));
 
 	uint64_t letter = _mm512_cmplt_epu8_mask(l, _mm512_set1_epi8(26));
@@ -143,8 +144,7 @@ static size_t pair_mark_sse2(const uint8_t *p, size_t i, size_t len)
 	return pair_mark_bytes(p, i, len);
 }
 
-__attribute__((target("avx2"))) static size_t pair_mark_avx2(const uint8_t *p, size_t i,
-							      size_t len)
+__attribute__((target("avx2"))) static size_t pair_mark_avx2(const uint8_t *p, size_t i, size_t len)
 {
 	const __m256i colon = _mm256_set1_epi8(':'), equals = _mm256_set1_epi8('=');
 
@@ -160,7 +160,7 @@ __attribute__((target("avx2"))) static size_t pair_mark_avx2(const uint8_t *p, s
 }
 
 __attribute__((target("avx512bw"))) static size_t pair_mark_avx512(const uint8_t *p, size_t i,
-								    size_t len)
+								   size_t len)
 {
 	const __m512i colon = _mm512_set1_epi8(':'), equals = _mm512_set1_epi8('=');
 
@@ -168,8 +168,9 @@ __attribute__((target("avx512bw"))) static size_t pair_mark_avx512(const uint8_t
 		/* the last block loads only the bytes there are (masked: no read past len) */
 		__mmask64 have = len - i >= 64 ? ~0ull : (1ull << (len - i)) - 1;
 		__m512i v = _mm512_maskz_loadu_epi8(have, (const void *)(p + i));
-		uint64_t m = (_mm512_cmpeq_epi8_mask(v, colon) | _mm512_cmpeq_epi8_mask(v, equals)) &
-			     have;
+		uint64_t m =
+			(_mm512_cmpeq_epi8_mask(v, colon) | _mm512_cmpeq_epi8_mask(v, equals)) &
+			have;
 
 		if (m)
 			return i + (size_t)__builtin_ctzll(m);

@@ -65,7 +65,14 @@ static bool is_word(uint8_t c)
  * bytes. Everything else (digits inside words and runs, letters, punctuation) is passed
  * over a block at a time; on log text that is most of the digits.
  */
-static uint64_t block_stops(const uint8_t *p, size_t b, size_t len)
+/* A block's stops, and what lets the pass reject most of them without reading bytes. */
+struct block_stops {
+	uint64_t stops;
+	uint64_t opening; /* the stops that are digits opening a word */
+	uint64_t digit, word;
+};
+
+static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_stops *st)
 {
 	struct pii_block_classes cls;
 	uint64_t digit, word, upper, colon, word_before, upper_before, upper_before2, word_after;
@@ -89,8 +96,33 @@ static uint64_t block_stops(const uint8_t *p, size_t b, size_t len)
 	upper_before2 = upper << 2 | (uint64_t)(b > 0 && is_upper(p[b - 1])) << 1 |
 			(uint64_t)(b > 1 && is_upper(p[b - 2]));
 	word_after = word >> 1 | (uint64_t)(n == 64 && b + 64 < len && is_word(p[b + 64])) << 63;
-	return (digit & ~word_before) | (digit & upper_before & upper_before2) |
-	       (colon & word_before & word_after);
+	st->opening = digit & ~word_before;
+	st->stops = st->opening | (digit & upper_before & upper_before2) |
+		    (colon & word_before & word_after);
+	st->digit = digit;
+	st->word = word;
+}
+
+/*
+ * Is the stop at bit k of the block one whose digits run, inside the block, into a word
+ * ("24T10", "41ms", "123Z", "3f1c2a9e")? Then it is no trigger, and *next is where its run
+ * ends. From the masks alone, for most of the stops on log text; the rest go to
+ * stop_trigger(), which says the same for these (a run into an 'x' or an 'e' may be an
+ * extension, and is left to it).
+ */
+static bool stop_runs_into_word(const uint8_t *p, size_t b, const struct block_stops *st,
+				unsigned k, size_t *next)
+{
+	uint64_t rest = ~st->digit >> k; /* 0: the run goes on past the block */
+	unsigned r;
+
+	if (!(st->opening >> k & 1) || !rest)
+		return false;
+	r = (unsigned)__builtin_ctzll(rest);
+	if (!(st->word >> (k + r) & 1) || p[b + k + r] == 'x' || p[b + k + r] == 'e')
+		return false;
+	*next = b + k + r;
+	return true;
 }
 
 static size_t digits_end(const uint8_t *p, size_t i, size_t len)
@@ -438,14 +470,18 @@ bool pii_windows_next(struct pii_windows *ws)
 	if (done >= len && ws->open_end <= ws->open_start)
 		return false;
 	for (size_t b = done; b < len; b += 64) {
-		for (uint64_t stops = block_stops(ws->text, b, len); stops; stops &= stops - 1) {
-			size_t i = b + (size_t)__builtin_ctzll(stops);
+		struct block_stops st;
 
-			size_t w_start, w_end;
+		block_stops(ws->text, b, len, &st);
+		for (uint64_t stops = st.stops; stops; stops &= stops - 1) {
+			unsigned k = (unsigned)__builtin_ctzll(stops);
+			size_t i = b + k, w_start, w_end;
 			unsigned kinds;
 
 			if (i < done)
 				continue; /* inside what a stop before took */
+			if (stop_runs_into_word(ws->text, b, &st, k, &done))
+				continue;
 			kinds = stop_trigger(ws->text, len, i, ws->open_start, ws->open_end,
 					     &w_start, &w_end, &done, &ws->colons_done);
 			if (!kinds)

@@ -101,8 +101,8 @@ static void test_classes_agree(void **state)
 			pii_block_classes(q, &got);
 			classes_reference(q, &want);
 			if (memcmp(&got, &want, sizeof(got)))
-				fail_msg("%s: classes differ from the reference (round %d)", isas[v],
-					 round);
+				fail_msg("%s: classes differ from the reference (round %d)",
+					 isas[v], round);
 		}
 	}
 }
@@ -115,7 +115,8 @@ static void test_pair_mark_agree(void **state)
 			continue;
 		for (int round = 0; round < 2000; round++) {
 			size_t len = rng() % 300;
-			uint8_t *p = malloc(len ? len : 1); /* exact size: ASan sees a read past it */
+			uint8_t *p =
+				malloc(len ? len : 1); /* exact size: ASan sees a read past it */
 
 			for (size_t i = 0; i < len; i++) {
 				uint64_t r = rng() % 64;
@@ -128,8 +129,9 @@ static void test_pair_mark_agree(void **state)
 				while (want < len && p[want] != ':' && p[want] != '=')
 					want++;
 				if (pii_find_pair_mark(p, i, len) != want)
-					fail_msg("%s: next mark from %zu of %zu: %zu, want %zu", isas[v], i,
-						 len, pii_find_pair_mark(p, i, len), want);
+					fail_msg("%s: next mark from %zu of %zu: %zu, want %zu",
+						 isas[v], i, len, pii_find_pair_mark(p, i, len),
+						 want);
 			}
 			free(p);
 		}
@@ -166,7 +168,8 @@ static struct pii_keyclass nearby_reference(const uint8_t *text, size_t len)
 	for (size_t i = 0; i < nw; i++) {
 		for (size_t k = i; k < nw && k - i < engine->nearby.max_words; k++) {
 			size_t end = k + 1 < nw ? starts[k + 1] - 1 : nn;
-			const struct pii_nearby_word *s = phrase_find(norm + starts[i], end - starts[i]);
+			const struct pii_nearby_word *s =
+				phrase_find(norm + starts[i], end - starts[i]);
 
 			if (!s)
 				break;
@@ -181,14 +184,20 @@ static struct pii_keyclass nearby_reference(const uint8_t *text, size_t len)
 
 static void test_nearby_matches_reference(void **state)
 {
-	static const char *const parts[] = {
-		"call",	 "Call",   "phone",    "CALL",	"card",	  "Card",  "number", "order",
-		"id",	 "ID",	   "date",     "of",	"birth",  "DOB",   "email",  "mail",
-		"ip",	 "from",   "the",      "and",	"IBAN",	  "bank",  "sepa",   "ssn",
-		"v",	 "ver",	   "Version",  "sku",	"x",	  "7",	   "2026",   "\xc3\xa9t\xc3\xa9",
-		" ",	 "  ",	   "_",	       "-",	".",	  ":",	   "=",	     ", ",
-		"\t",	 "(",	   "\n",       "HTTP",	"Header", "userID", "cardNumber",
-		"phoneNo", "ABCdef", "aB",     "Ab",	"a1B",	  "1A",	   "\x80"};
+	static const char *const parts[] = {"call",   "Call",	"phone",      "CALL",
+					    "card",   "Card",	"number",     "order",
+					    "id",     "ID",	"date",	      "of",
+					    "birth",  "DOB",	"email",      "mail",
+					    "ip",     "from",	"the",	      "and",
+					    "IBAN",   "bank",	"sepa",	      "ssn",
+					    "v",      "ver",	"Version",    "sku",
+					    "x",      "7",	"2026",	      "\xc3\xa9t\xc3\xa9",
+					    " ",      "  ",	"_",	      "-",
+					    ".",      ":",	"=",	      ", ",
+					    "\t",     "(",	"\n",	      "HTTP",
+					    "Header", "userID", "cardNumber", "phoneNo",
+					    "ABCdef", "aB",	"Ab",	      "a1B",
+					    "1A",     "\x80"};
 
 	(void)state;
 	for (size_t v = 0; v < sizeof(isas) / sizeof(isas[0]); v++) {
@@ -204,7 +213,8 @@ static void test_nearby_matches_reference(void **state)
 				size_t n = strlen(p);
 
 				if (len + n > want_len)
-					n = want_len - len; /* cut: a window starts or ends mid-word */
+					n = want_len -
+					    len; /* cut: a window starts or ends mid-word */
 				memcpy(text + len, p, n);
 				len += n;
 			}
