@@ -102,9 +102,9 @@ struct pii_nearby_word {
 
 struct pii_nearby_table {
 	struct pii_nearby_word *slots;
-	uint32_t mask;	     /* slots - 1, a power of two minus one */
-	uint8_t max_words;   /* the longest phrase, in words */
-	uint64_t shapes[16]; /* first byte % 32 and length of each entry: a filter */
+	uint32_t mask;	      /* slots - 1, a power of two minus one */
+	uint8_t max_words;    /* the longest phrase, in words */
+	uint64_t shapes[512]; /* first and second byte % 32 and length of each entry: a filter */
 };
 
 /* words.c: a dictionary's words by hash, and in which case it lists them */

@@ -28,16 +28,18 @@ static struct pii_nearby_word *slot_find(const struct pii_nearby_table *t, const
 	}
 }
 
-/* A word's first byte (lower case) and length, for the filter that passes over most words
- * of text before any hashing: "the" and "while" start no phrase. */
-static unsigned shape_of(uint8_t first, size_t n)
+/* A phrase's first two bytes (lower case; 0 for the second of a one-byte word) and length,
+ * for the filter that passes over most words of text before any hashing: "the" and
+ * "while" start no phrase. */
+static unsigned shape_of(uint8_t first, uint8_t second, size_t n)
 {
-	return ((unsigned)first % 32) * 32 + (unsigned)(n < 31 ? n : 31);
+	return ((unsigned)first % 32) * 1024 + ((unsigned)second % 32) * 32 +
+	       (unsigned)(n < 31 ? n : 31);
 }
 
-static bool shape_known(const struct pii_nearby_table *t, uint8_t first, size_t n)
+static bool shape_known(const struct pii_nearby_table *t, uint8_t first, uint8_t second, size_t n)
 {
-	unsigned k = shape_of(first, n);
+	unsigned k = shape_of(first, second, n);
 
 	return t->shapes[k / 64] >> (k % 64) & 1;
 }
@@ -47,9 +49,9 @@ static struct pii_nearby_word *table_slot(struct pii_nearby_table *t, const char
 {
 	uint64_t h = XXH3_64bits(norm, len);
 	struct pii_nearby_word *s = slot_find(t, norm, len, h);
+	unsigned shape = shape_of((uint8_t)norm[0], len > 1 ? (uint8_t)norm[1] : 0, len);
 
-	t->shapes[shape_of((uint8_t)norm[0], len) / 64] |=
-		1ull << (shape_of((uint8_t)norm[0], len) % 64);
+	t->shapes[shape / 64] |= 1ull << (shape % 64);
 	s->norm = norm;
 	s->len = len;
 	s->hash = h;
@@ -176,13 +178,17 @@ static uint32_t words_cut(const uint8_t *text, size_t len, struct word *w)
 	return n;
 }
 
+/* A capital in lower case, any other byte as it is (as pii_key_normalize()). */
+static uint8_t fold(uint8_t c)
+{
+	return (uint8_t)(c - 'A') < 26 ? c | 0x20 : c;
+}
+
 /* Appends text[w] in lower case (capitals only: as pii_key_normalize()) to out at *o. */
 static void word_lower(const uint8_t *text, const struct word *w, char *out, size_t *o)
 {
 	for (uint16_t i = w->start; i < w->end; i++) {
-		uint8_t c = text[i];
-
-		out[(*o)++] = (char)((uint8_t)(c - 'A') < 26 ? c | 0x20 : c);
+		out[(*o)++] = (char)fold(text[i]);
 	}
 }
 
@@ -199,15 +205,15 @@ struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_
 	for (uint32_t i = 0; i < n; i++) {
 		char phrase[PII_NEARBY_BYTES_MAX + PII_NEARBY_WORDS_MAX]; /* words of the window */
 		size_t plen = 0, shape_len = 0;
-		uint8_t first = text[w[i].start];
-
-		first = (uint8_t)(first - 'A') < 26 ? first | 0x20 : first;
+		uint8_t first = fold(text[w[i].start]);
+		/* the phrase's second byte: the word's, or the '_' after a one-byte word */
+		uint8_t second = w[i].end - w[i].start > 1 ? fold(text[w[i].start + 1]) : '_';
 		/* the phrases of 1, 2, ... max_words words that begin at this word */
 		for (uint32_t k = i; k < n && k - i < t->max_words; k++) {
 			const struct pii_nearby_word *s;
 
 			shape_len += (k > i) + (size_t)(w[k].end - w[k].start);
-			if (!shape_known(t, first, shape_len))
+			if (!shape_known(t, first, shape_len > 1 ? second : 0, shape_len))
 				break;
 			if (k > i)
 				phrase[plen++] = '_';
