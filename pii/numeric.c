@@ -69,7 +69,7 @@ static bool is_word(uint8_t c)
 struct block_stops {
 	uint64_t stops;
 	uint64_t opening; /* the stops that are digits opening a word */
-	uint64_t digit, word;
+	uint64_t digit, word, colon;
 };
 
 static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_stops *st)
@@ -101,26 +101,47 @@ static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_sto
 		    (colon & word_before & word_after);
 	st->digit = digit;
 	st->word = word;
+	st->colon = colon;
 }
 
 /*
- * Is the stop at bit k of the block one whose digits run, inside the block, into a word
- * ("24T10", "41ms", "123Z", "3f1c2a9e")? Then it is no trigger, and *next is where its run
- * ends. From the masks alone, for most of the stops on log text; the rest go to
- * stop_trigger(), which says the same for these (a run into an 'x' or an 'e' may be an
- * extension, and is left to it).
+ * Can the stop at bit k of the block be no trigger, by the block's masks alone? Then *next
+ * is where the pass goes on (as stop_trigger() would set it). Most stops on log text are
+ * told this way, before a byte of theirs is read:
+ *   - digits that run into a word ("24T10", "41ms", "123Z", "3f1c2a9e"; an 'x' or an 'e'
+ *     after them may be an extension, and is left to stop_trigger());
+ *   - one or two digits, the first not a '0', followed by neither a space (a house number)
+ *     nor a '.' (a dotted quad): no other shape starts with so few ("11-24", "00:00" is
+ *     left, its '0' may open a national number);
+ *   - a ':' with fewer than seven in the 31 bytes from it: no IPv6 written whole ("10:00").
+ * Whatever the masks cannot see (a run or a span reaching past the block) goes on to
+ * stop_trigger().
  */
-static bool stop_runs_into_word(const uint8_t *p, size_t b, const struct block_stops *st,
-				unsigned k, size_t *next)
+static bool stop_hopeless(const uint8_t *p, size_t b, const struct block_stops *st, unsigned k,
+			  size_t *next)
 {
+	if (st->colon >> k & 1) {
+		if (k + 31 > 64 || __builtin_popcountll(st->colon >> k & ((1ull << 31) - 1)) >= 7)
+			return false;
+		*next = b + k + 1;
+		return true;
+	}
+	if (!(st->opening >> k & 1))
+		return false;
 	uint64_t rest = ~st->digit >> k; /* 0: the run goes on past the block */
 	unsigned r;
+	uint8_t after;
 
-	if (!(st->opening >> k & 1) || !rest)
+	if (!rest)
 		return false;
 	r = (unsigned)__builtin_ctzll(rest);
-	if (!(st->word >> (k + r) & 1) || p[b + k + r] == 'x' || p[b + k + r] == 'e')
+	after = p[b + k + r];
+	if (st->word >> (k + r) & 1) {
+		if (after == 'x' || after == 'e')
+			return false;
+	} else if (r > 2 || p[b + k] == '0' || after == ' ' || after == '.') {
 		return false;
+	}
 	*next = b + k + r;
 	return true;
 }
@@ -480,7 +501,7 @@ bool pii_windows_next(struct pii_windows *ws)
 
 			if (i < done)
 				continue; /* inside what a stop before took */
-			if (stop_runs_into_word(ws->text, b, &st, k, &done))
+			if (stop_hopeless(ws->text, b, &st, k, &done))
 				continue;
 			kinds = stop_trigger(ws->text, len, i, ws->open_start, ws->open_end,
 					     &w_start, &w_end, &done, &ws->colons_done);
