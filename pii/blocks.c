@@ -27,10 +27,10 @@ static bool is_word(uint8_t c)
 }
 
 /* Without SIMD: a byte at a time (other architectures, and the tests' reference). */
-static void classes_bytes(const uint8_t *q, struct pii_block_classes *c)
+static void classes_bytes(const uint8_t *q, size_t n, struct pii_block_classes *c)
 {
 	memset(c, 0, sizeof(*c));
-	for (int k = 0; k < 64; k++) {
+	for (size_t k = 0; k < n && k < 64; k++) {
 		c->digit |= (uint64_t)is_digit(q[k]) << k;
 		c->word |= (uint64_t)is_word(q[k]) << k;
 		c->upper |= (uint64_t)((uint8_t)(q[k] - 'A') < 26) << k;
@@ -41,8 +41,15 @@ static void classes_bytes(const uint8_t *q, struct pii_block_classes *c)
 }
 
 #ifdef BLOCKS_X86
-static void classes_sse2(const uint8_t *q, struct pii_block_classes *c)
+static void classes_sse2(const uint8_t *q, size_t n, struct pii_block_classes *c)
 {
+	uint8_t pad[64];
+
+	if (n < 64) { /* a short block, padded with NULs: none of the classes */
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad, q, n);
+		q = pad;
+	}
 	const __m128i c0 = _mm_set1_epi8('0'), ca = _mm_set1_epi8('a'), cA = _mm_set1_epi8('A'),
 		      case_bit = _mm_set1_epi8(0x20), nine = _mm_set1_epi8(9),
 		      z25 = _mm_set1_epi8(25), under = _mm_set1_epi8('_'), col = _mm_set1_epi8(':');
@@ -70,9 +77,16 @@ static void classes_sse2(const uint8_t *q, struct pii_block_classes *c)
 	}
 }
 
-__attribute__((target("avx2"))) static void classes_avx2(const uint8_t *q,
+__attribute__((target("avx2"))) static void classes_avx2(const uint8_t *q, size_t n,
 							 struct pii_block_classes *c)
 {
+	uint8_t pad[64];
+
+	if (n < 64) { /* a short block, padded with NULs: none of the classes */
+		memset(pad, 0, sizeof(pad));
+		memcpy(pad, q, n);
+		q = pad;
+	}
 	const __m256i c0 = _mm256_set1_epi8('0'), ca = _mm256_set1_epi8('a'),
 		      cA = _mm256_set1_epi8('A'), case_bit = _mm256_set1_epi8(0x20),
 		      nine = _mm256_set1_epi8(9), z25 = _mm256_set1_epi8(25),
@@ -100,10 +114,11 @@ __attribute__((target("avx2"))) static void classes_avx2(const uint8_t *q,
 	}
 }
 
-__attribute__((target("avx512bw"))) static void classes_avx512(const uint8_t *q,
+__attribute__((target("avx512bw"))) static void classes_avx512(const uint8_t *q, size_t n,
 							       struct pii_block_classes *c)
 {
-	__m512i v = _mm512_loadu_si512((const void *)q);
+	/* only the n bytes there are are read; the rest are NULs, none of the classes */
+	__m512i v = _mm512_maskz_loadu_epi8(n >= 64 ? ~0ull : (1ull << n) - 1, (const void *)q);
 	__m512i d = _mm512_sub_epi8(v, _mm512_set1_epi8('0'));
 	__m512i l =
 		_mm512_sub_epi8(_mm512_or_si512(v, _mm512_set1_epi8(0x20)), _mm512_set1_epi8('a'));
@@ -179,7 +194,7 @@ __attribute__((target("avx512bw"))) static size_t pair_mark_avx512(const uint8_t
 }
 #endif
 
-static void (*classes_fn)(const uint8_t *q, struct pii_block_classes *c);
+static void (*classes_fn)(const uint8_t *q, size_t n, struct pii_block_classes *c);
 static size_t (*pair_mark_fn)(const uint8_t *p, size_t i, size_t len);
 
 void pii_block_classes_init(void)
@@ -237,7 +252,7 @@ size_t pii_find_pair_mark(const uint8_t *p, size_t i, size_t len)
 	return pair_mark_fn(p, i, len);
 }
 
-void pii_block_classes(const uint8_t *q, struct pii_block_classes *c)
+void pii_block_classes(const uint8_t *q, size_t n, struct pii_block_classes *c)
 {
-	classes_fn(q, c);
+	classes_fn(q, n, c);
 }

@@ -205,8 +205,8 @@ struct pii_block_classes {
 
 /* blocks.c: picks the widest SIMD the CPU has (once; pii_engine_load() calls it). */
 void pii_block_classes_init(void);
-/* blocks.c: the classes of q[0, 64). */
-void pii_block_classes(const uint8_t *q, struct pii_block_classes *c);
+/* blocks.c: the classes of q[0, n), n at most 64 (bytes past n read as NULs: none). */
+void pii_block_classes(const uint8_t *q, size_t n, struct pii_block_classes *c);
 /* blocks.c: the first ':' or '=' in p[i, len) (a `key: value` or `key=value`), or len. */
 size_t pii_find_pair_mark(const uint8_t *p, size_t i, size_t len);
 /* blocks.c: makes the two above use "avx512bw", "avx2", "sse2" or "bytes" (one at a

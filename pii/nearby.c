@@ -136,18 +136,12 @@ static uint32_t words_cut(const uint8_t *text, size_t len, struct word *w)
 
 	for (size_t b = 0; b < len; b += 64) {
 		size_t m = len - b < 64 ? len - b : 64;
-		uint8_t blk[64];
 		struct pii_block_classes c, next = {0};
 		uint64_t word, upper, lower_next, starts, breaks;
 
-		memcpy(blk, text + b, m);
-		memset(blk + m, 0, sizeof(blk) - m); /* NULs: none of the classes */
-		pii_block_classes(blk, &c);
-		if (b + 64 < len) { /* the next block's first byte, for "HTTPHeader" */
-			uint8_t first[64] = {text[b + 64]};
-
-			pii_block_classes(first, &next);
-		}
+		pii_block_classes(text + b, m, &c); /* past the window: NULs, none of the classes */
+		if (b + 64 < len) /* the next block's first byte, for "HTTPHeader" */
+			pii_block_classes(text + b + 64, 1, &next);
 		upper = c.upper;
 		word = c.lower | c.digit | upper | c.high;
 		lower_next = c.lower >> 1 | (next.lower & 1) << 63;
@@ -155,26 +149,32 @@ static uint32_t words_cut(const uint8_t *text, size_t len, struct word *w)
 			 (upper & ((c.lower | c.digit) << 1 | prev_ld)) |
 			 (upper & (upper << 1 | prev_upper) & lower_next);
 		breaks = ~word | starts; /* a word ends where a start or a separator is */
-		for (; breaks; breaks &= breaks - 1) {
-			size_t at = b + (size_t)__builtin_ctzll(breaks);
+		if (open &&
+		    breaks) { /* a word from a block before ends at this one's first break */
+			w[n - 1].end = (uint16_t)(b + (size_t)__builtin_ctzll(breaks));
+			open = false;
+		} else if (open && b + 64 >= len) {
+			w[n - 1].end = (uint16_t)len; /* it runs to the window's end */
+			open = false;
+		}
+		/* past the window the bytes read as NULs: breaks, so every word ends in time */
+		for (; starts && n < WORDS_MAX; starts &= starts - 1) {
+			unsigned k = (unsigned)__builtin_ctzll(starts);
+			uint64_t after = k < 63 ? breaks >> (k + 1) : 0;
 
-			if (at >= len)
-				break;
-			if (open) {
-				w[n - 1].end = (uint16_t)at;
-				open = false;
+			w[n].start = (uint16_t)(b + k);
+			if (after) {
+				w[n].end = (uint16_t)(b + k + 1 + (unsigned)__builtin_ctzll(after));
+			} else {
+				w[n].end = (uint16_t)len; /* or where the next block says */
+				open = b + 64 < len;
 			}
-			if ((starts >> (at - b) & 1) && n < WORDS_MAX) {
-				w[n++].start = (uint16_t)at;
-				open = true;
-			}
+			n++;
 		}
 		prev_word = word >> 63;
 		prev_upper = upper >> 63;
 		prev_ld = (c.lower | c.digit) >> 63;
 	}
-	if (open)
-		w[n - 1].end = (uint16_t)len;
 	return n;
 }
 

@@ -77,15 +77,8 @@ static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_sto
 	struct pii_block_classes cls;
 	uint64_t digit, word, upper, colon, word_before, upper_before, upper_before2, word_after;
 	size_t n = len - b < 64 ? len - b : 64;
-	const uint8_t *q = p + b;
-	uint8_t tail[64];
 
-	if (n < 64) { /* the last block, padded with NULs: none of the classes */
-		memset(tail, 0, sizeof(tail));
-		memcpy(tail, q, n);
-		q = tail;
-	}
-	pii_block_classes(q, &cls);
+	pii_block_classes(p + b, n, &cls); /* the last block's tail reads as NULs */
 	digit = cls.digit;
 	word = cls.word;
 	upper = cls.upper;
