@@ -1226,9 +1226,16 @@ static size_t mail_header_name(const uint8_t *t, size_t len, size_t start)
 	static const char *const headers[] = {
 		"from:", "to:", "cc:", "bcc:", "reply-to:", "sender:"};
 
+	if (start >= len)
+		return 0;
 	for (size_t k = 0; k < ARRAY_SIZE(headers); k++) {
-		size_t n = strlen(headers[k]), i = start + n;
+		size_t n, i;
 
+		/* the first byte turns most values away before any length or library call */
+		if ((t[start] | 0x20) != headers[k][0])
+			continue;
+		n = strlen(headers[k]);
+		i = start + n;
 		if (len - start <= n || strncasecmp((const char *)t + start, headers[k], n))
 			continue;
 		while (i < len && i - start - n < 3 && t[i] == ' ')
