@@ -233,16 +233,21 @@ static bool kind_is_text(enum pii_context_kind k)
  * are in order of their starts, stable, so of equal starts the one found last). */
 static const struct pii_span *span_of(const struct pii_scratch *s, uint32_t start, uint32_t end)
 {
-	uint32_t lo = 0, hi = s->nspans;
+	const struct pii_span *base = s->spans;
+	uint32_t n = s->nspans, lo;
 
-	while (lo < hi) { /* the first span starting after start */
-		uint32_t mid = lo + (hi - lo) / 2;
+	/* the first span starting after start: a search without branches (the halves are
+	 * taken by a conditional move), as a candidate's place among the spans is not
+	 * predictable */
+	if (n == 0)
+		return NULL;
+	while (n > 1) {
+		uint32_t half = n / 2;
 
-		if (s->spans[mid].start <= start)
-			lo = mid + 1;
-		else
-			hi = mid;
+		base = base[half].start <= start ? base + half : base;
+		n -= half;
 	}
+	lo = (uint32_t)(base - s->spans) + (base->start <= start);
 	/* back while a span this far could still reach end */
 	while (lo > 0 && end <= s->spans_reach[lo - 1] + 1) {
 		const struct pii_span *sp = &s->spans[--lo];
