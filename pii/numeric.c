@@ -110,8 +110,8 @@ static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_sto
  * Whatever the masks cannot see (a run or a span reaching past the block) goes on to
  * stop_trigger().
  */
-static bool stop_hopeless(const uint8_t *p, size_t b, const struct block_stops *st, unsigned k,
-			  size_t *next)
+static bool stop_hopeless(const uint8_t *p, size_t len, size_t b, const struct block_stops *st,
+			  unsigned k, size_t *next)
 {
 	if (st->colon >> k & 1) {
 		if (k + 31 > 64 || __builtin_popcountll(st->colon >> k & ((1ull << 31) - 1)) >= 7)
@@ -128,6 +128,8 @@ static bool stop_hopeless(const uint8_t *p, size_t b, const struct block_stops *
 	if (!rest)
 		return false;
 	r = (unsigned)__builtin_ctzll(rest);
+	if (b + k + r >= len)
+		return false; /* the run ends the text (the block's tail reads as NULs) */
 	after = p[b + k + r];
 	if (st->word >> (k + r) & 1) {
 		if (after == 'x' || after == 'e')
@@ -494,7 +496,7 @@ bool pii_windows_next(struct pii_windows *ws)
 
 			if (i < done)
 				continue; /* inside what a stop before took */
-			if (stop_hopeless(ws->text, b, &st, k, &done))
+			if (stop_hopeless(ws->text, len, b, &st, k, &done))
 				continue;
 			kinds = stop_trigger(ws->text, len, i, ws->open_start, ws->open_end,
 					     &w_start, &w_end, &done, &ws->colons_done);
