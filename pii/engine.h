@@ -118,6 +118,10 @@ struct pii_common_words {
 	uint32_t mask, n;
 };
 
+/* What a byte of a short value says (engine->field_byte): it is one some anchored pattern
+ * needs (field_needs), or a space or separator that gives the value parts. */
+enum { PII_FIELD_NEEDED = 1, PII_FIELD_PART = 2 };
+
 struct pii_engine {
 	struct pii_rule rules[PII_TYPE_COUNT];
 	struct pii_nearby_table nearby;
@@ -135,6 +139,7 @@ struct pii_engine {
 	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
 	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
 	char field_needs[4 * PII_NEEDS_MAX + 1]; /* every byte some field pattern needs */
+	uint8_t field_byte[256]; /* byte -> PII_FIELD_NEEDED, PII_FIELD_PART (scan.c) */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
 	float min_confidence;

@@ -764,6 +764,12 @@ static int compile(struct load *ld)
 		ids[nplain] = k;
 		nplain++;
 	}
+	/* the bytes a value's one pass looks for (scan.c): the needed ones, and the spaces
+	 * and separators that give a value parts to search inside */
+	for (const char *c = e->field_needs; *c; c++)
+		e->field_byte[(uint8_t)*c] |= PII_FIELD_NEEDED;
+	for (const char *c = " \t\n@:=%,;/&"; *c; c++)
+		e->field_byte[(uint8_t)*c] |= PII_FIELD_PART;
 	if (nplain < e->nfield && nplain &&
 	    hs_compile_multi(exprs, flags, ids, nplain, HS_MODE_BLOCK, NULL, &e->field_plain_db,
 			     &cerr) != HS_SUCCESS) {

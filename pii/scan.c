@@ -488,28 +488,16 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 	return kept;
 }
 
-/* The anchored database for a value: without the patterns that need a byte it lacks. */
-static hs_database_t *field_db_for(const struct pii_engine *e, const uint8_t *text, size_t len)
+/* What one pass over a short value tells: whether it holds a byte some anchored pattern
+ * needs (field_needs: else the database without those patterns will do), and whether it
+ * has parts (words or a separator: else, not taken whole, there is nothing inside). */
+static unsigned field_bytes(const struct pii_engine *e, const uint8_t *p, size_t len)
 {
-	if (!e->field_plain_db)
-		return e->field_db;
-	for (const char *c = e->field_needs; *c; c++) {
-		if (memchr(text, *c, len))
-			return e->field_db;
-	}
-	return e->field_plain_db;
-}
+	unsigned seen = 0;
 
-static bool field_has_parts(const uint8_t *p, size_t len)
-{
-	for (size_t i = 0; i < len; i++) {
-		uint8_t c = p[i];
-
-		if (c == ' ' || c == '\t' || c == '\n' || c == '@' || c == ':' || c == '=' ||
-		    c == '%' || c == ',' || c == ';' || c == '/' || c == '&')
-			return true;
-	}
-	return false;
+	for (size_t i = 0; i < len; i++)
+		seen |= e->field_byte[p[i]];
+	return seen;
 }
 
 static void add_key_value_cands(struct pii_scratch *s)
@@ -545,6 +533,7 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 		      const char *column_or_key, size_t column_len, const uint8_t *text, size_t len)
 {
 	bool field, field_done = false;
+	unsigned seen = 0;
 
 	s->text = text;
 	s->len = len;
@@ -559,19 +548,21 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 	if (field) {
 		size_t a = 0, b = len;
 
+		seen = field_bytes(e, text, len);
 		/* a value padded by a fixed-width column (CHAR(n)) is still one value */
 		while (a < b && is_space(text[a]))
 			a++;
 		while (b > a && is_space(text[b - 1]))
 			b--;
 		if (a == 0 && b == len)
-			hs_scan(field_db_for(e, text, len), (const char *)text, (unsigned)len, 0,
-				s->hs, on_field_match, s);
+			hs_scan(seen & PII_FIELD_NEEDED || !e->field_plain_db ? e->field_db
+									      : e->field_plain_db,
+				(const char *)text, (unsigned)len, 0, s->hs, on_field_match, s);
 		judge_all(s, 0);
 	}
 	/* a short value that the anchored database did not take whole is searched inside only
 	 * when it can hold something: words (a notes cell) or a separator ("mailto:", "k=v") */
-	if (field && s->nfound == 0 && !field_has_parts(text, len))
+	if (field && s->nfound == 0 && !(seen & PII_FIELD_PART))
 		field_done = true;
 	if (!field_done && (!field || s->nfound == 0)) {
 		uint32_t from = s->ncands;
