@@ -119,8 +119,9 @@ struct pii_common_words {
 };
 
 /* What a byte of a short value says (engine->field_byte): it is one some anchored pattern
- * needs (field_needs), or a space or separator that gives the value parts. */
-enum { PII_FIELD_NEEDED = 1, PII_FIELD_PART = 2 };
+ * needs (field_needs), a space or separator that gives the value parts, or one some text
+ * pattern needs. */
+enum { PII_FIELD_NEEDED = 1, PII_FIELD_PART = 2, PII_TEXT_NEEDED = 4 };
 
 struct pii_engine {
 	struct pii_rule rules[PII_TYPE_COUNT];
@@ -138,8 +139,9 @@ struct pii_engine {
 	bool numeric;		       /* some pattern is numeric */
 	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
 	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
+	hs_database_t *text_plain_db;  /* the text database less patterns with `needs` */
 	char field_needs[4 * PII_NEEDS_MAX + 1]; /* every byte some field pattern needs */
-	uint8_t field_byte[256]; /* byte -> PII_FIELD_NEEDED, PII_FIELD_PART (scan.c) */
+	uint8_t field_byte[256]; /* byte -> PII_FIELD_NEEDED, _PART, PII_TEXT_NEEDED (scan.c) */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
 	float min_confidence;

@@ -31,7 +31,8 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
 	    (e->numeric_any_db && hs_alloc_scratch(e->numeric_any_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS) ||
-	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS)) {
+	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS) ||
+	    (e->text_plain_db && hs_alloc_scratch(e->text_plain_db, &s->hs) != HS_SUCCESS)) {
 		hs_free_scratch(s->hs);
 		free(s);
 		errno = ENOMEM;
@@ -200,11 +201,12 @@ static int on_text_match(unsigned int id, unsigned long long from, unsigned long
 	return cand_add(s, (size_t)from, (size_t)to, id, p->type, false);
 }
 
-/* Hyperscan over the text: the text database over all of it, the numeric databases over
- * its numeric windows. */
-static void text_match(const struct pii_engine *e, struct pii_scratch *s)
+/* Hyperscan over the text: the text database over all of it (plain: the one without the
+ * patterns that need a byte the text lacks), the numeric databases over its windows. */
+static void text_match(const struct pii_engine *e, struct pii_scratch *s, bool plain)
 {
-	hs_scan(e->text_db, (const char *)s->text, (unsigned)s->len, 0, s->hs, on_text_match, s);
+	hs_scan(plain && e->text_plain_db ? e->text_plain_db : e->text_db, (const char *)s->text,
+		(unsigned)s->len, 0, s->hs, on_text_match, s);
 	if (!e->numeric)
 		return;
 	pii_windows_begin(&s->windows, s->text, s->len);
@@ -567,7 +569,8 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 	if (!field_done && (!field || s->nfound == 0)) {
 		uint32_t from = s->ncands;
 
-		text_match(e, s);
+		/* a short value: its one pass said whether it holds a byte a text pattern needs */
+		text_match(e, s, field && !(seen & PII_TEXT_NEEDED));
 		add_key_value_cands(s);
 		judge_all(s, from);
 	} else {

@@ -706,6 +706,37 @@ static void test_field_needs(void **state)
 	}
 }
 
+/* Inside a short value, the text database without the patterns that need '@', '%', '+' or
+ * '(' serves a value without any of them; one with them gets the whole database. Both
+ * find what is inside. */
+static void test_field_inside(void **state)
+{
+	static const struct {
+		const char *value;
+		enum pii_type type;
+	} t[] = {
+		{"password=hunter2x! for the staging box", PII_PASSWORD}, /* none: plain */
+		{"call 415-555-2671 after lunch", PII_PHONE},		  /* none: windows */
+		{"call (415) 555-2671 after lunch", PII_PHONE},		  /* '(' */
+		{"call +44 20 7946 0958 after lunch", PII_PHONE},	  /* '+' */
+		{"write to jane.doe@example.com today", PII_EMAIL},	  /* '@' */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct fixture *fx = *state;
+		struct found out = {0};
+		int hits = 0;
+
+		pii_scan(fx->e, fx->s, PII_CTX_RESULT_ROW, "notes", 5, (const uint8_t *)t[i].value,
+			 strlen(t[i].value), collect, &out);
+		for (int k = 0; k < out.n; k++)
+			hits += out.f[k].type == t[i].type;
+		if (hits != 1)
+			fail_msg("'%s': %d findings of type %s", t[i].value, hits,
+				 pii_type_name(t[i].type));
+	}
+}
+
 /* A Luhn-valid number in no issuer's range is a card only where a key or word says so. */
 static void test_card_unknown_issuer(void **state)
 {
@@ -890,6 +921,7 @@ int main(void)
 		cmocka_unit_test(test_nanp_parentheses),
 		cmocka_unit_test(test_card_unknown_issuer),
 		cmocka_unit_test(test_field_needs),
+		cmocka_unit_test(test_field_inside),
 		cmocka_unit_test(test_address_prompt_in_text),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
