@@ -10,10 +10,6 @@
  */
 #include <string.h>
 
-#ifdef __SSE2__
-#include <emmintrin.h>
-#endif
-
 #include "engine.h"
 
 static bool is_ident_start(uint8_t c)
@@ -492,50 +488,6 @@ static const uint8_t value_class[256] = {
 	['"'] = VALUE_END,  [' '] = VALUE_SPACE, ['\t'] = VALUE_SPACE,
 };
 
-/*
- * Where an unquoted value from p[vs] ends, before lim (<= len): at a VALUE_END byte, at a
- * space or tab too when spaces end it (key=value), else at two spaces in a row. 16 bytes at a time:
- * values run to tens of bytes in log lines, and every `key:` and `key=` of a text is read.
- */
-static size_t value_end(const uint8_t *p, size_t len, size_t vs, size_t lim, bool spaces_end)
-{
-	size_t ve = vs;
-
-#ifdef __SSE2__
-	const __m128i nl = _mm_set1_epi8('\n'), cr = _mm_set1_epi8('\r'),
-		      comma = _mm_set1_epi8(','), semi = _mm_set1_epi8(';'),
-		      amp = _mm_set1_epi8('&'), bar = _mm_set1_epi8('|'), dq = _mm_set1_epi8('"'),
-		      sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
-
-	for (; ve + 17 <= lim; ve += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(p + ve));
-		__m128i end = _mm_or_si128(
-			_mm_or_si128(
-				_mm_or_si128(_mm_cmpeq_epi8(v, nl), _mm_cmpeq_epi8(v, cr)),
-				_mm_or_si128(_mm_cmpeq_epi8(v, comma), _mm_cmpeq_epi8(v, semi))),
-			_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, bar)),
-				     _mm_cmpeq_epi8(v, dq)));
-		unsigned spaces = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, sp));
-		unsigned m = (unsigned)_mm_movemask_epi8(end);
-
-		if (spaces_end)
-			m |= spaces | (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, tab));
-		else /* a space followed by one (the 17th byte is in reach: ve + 17 <= lim) */
-			m |= spaces & (spaces >> 1 | (unsigned)(p[ve + 16] == ' ') << 15);
-		if (m)
-			return ve + (size_t)__builtin_ctz(m);
-	}
-#endif
-	for (; ve < lim; ve++) {
-		uint8_t k = value_class[p[ve]];
-
-		if ((k & (spaces_end ? VALUE_END | VALUE_SPACE : VALUE_END)) ||
-		    (k == VALUE_SPACE && p[ve] == ' ' && ve + 1 < len && p[ve + 1] == ' '))
-			break;
-	}
-	return ve;
-}
-
 static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 {
 	for (size_t i = 1; (i = pii_find_pair_mark(p, i, len)) < len; i++) {
@@ -573,9 +525,16 @@ static void spans_pairs(struct pii_scratch *s, const uint8_t *p, size_t len)
 		} else {
 			/* key=value (logs, env) ends at a space; "Key: Value Words" may hold them,
 			 * up to two spaces in a row */
+			uint8_t stop = p[i] == '=' ? VALUE_END | VALUE_SPACE : VALUE_END;
 			size_t lim = len - vs > 256 ? vs + 256 : len;
 
-			ve = value_end(p, len, vs, lim, p[i] == '=');
+			for (ve = vs; ve < lim; ve++) {
+				uint8_t k = value_class[p[ve]];
+
+				if ((k & stop) || (k == VALUE_SPACE && p[ve] == ' ' &&
+						   ve + 1 < len && p[ve + 1] == ' '))
+					break;
+			}
 		}
 		if (ve > vs)
 			span_add(s, vs, ve, (const char *)p + ks, ke - ks, quoted);
