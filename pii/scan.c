@@ -32,22 +32,19 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	    (e->numeric_any_db && hs_alloc_scratch(e->numeric_any_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS) ||
 	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS) ||
-	    (e->text_plain_db && hs_alloc_scratch(e->text_plain_db, &s->hs) != HS_SUCCESS)) {
-		hs_free_scratch(s->hs);
-		free(s);
-		errno = ENOMEM;
-		return NULL;
-	}
+	    (e->text_plain_db && hs_alloc_scratch(e->text_plain_db, &s->hs) != HS_SUCCESS))
+		goto fail;
 	for (int k = 0; k < PII_NUM_KINDS; k++) {
 		if (e->numeric_kind_db[k] &&
-		    hs_alloc_scratch(e->numeric_kind_db[k], &s->hs) != HS_SUCCESS) {
-			hs_free_scratch(s->hs);
-			free(s);
-			errno = ENOMEM;
-			return NULL;
-		}
+		    hs_alloc_scratch(e->numeric_kind_db[k], &s->hs) != HS_SUCCESS)
+			goto fail;
 	}
 	return s;
+fail:
+	hs_free_scratch(s->hs);
+	free(s);
+	errno = ENOMEM;
+	return NULL;
 }
 
 size_t pii_scratch_bytes(void)

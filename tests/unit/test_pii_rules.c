@@ -65,9 +65,9 @@ static size_t random_text(char *text, size_t cap)
 	static const char bytes[] = "0123456789 -.()+@%:/#xeABCDEFGHIJKLMNOPQRSTUVWXYZabcdef"
 				    "ghijklmnopqrstuvwyz_=\"'";
 	static const char *const pieces[] = {
-		"(415) 555-2671", "(415)555-2671", "(030) 1234567", "(0)4 73 63",
-		"+1 415 555 2671", "+44 20 7946 0958", "%2B44 20 7946", "%2b1-800-555-0199",
-		"jane@example.com", "a%40b.de", "x@y", "@Z9",
+		"(415) 555-2671",   "(415)555-2671",	"(030) 1234567", "(0)4 73 63",
+		"+1 415 555 2671",  "+44 20 7946 0958", "%2B44 20 7946", "%2b1-800-555-0199",
+		"jane@example.com", "a%40b.de",		"x@y",		 "@Z9",
 	};
 	size_t len = 0, want = 1 + rng() % (cap - 1);
 
