@@ -149,12 +149,13 @@ static uint32_t words_cut(const uint8_t *text, size_t len, struct word *w)
 			 (upper & ((c.lower | c.digit) << 1 | prev_ld)) |
 			 (upper & (upper << 1 | prev_upper) & lower_next);
 		breaks = ~word | starts; /* a word ends where a start or a separator is */
-		if (open &&
-		    breaks) { /* a word from a block before ends at this one's first break */
+		/* a word open from a block before ends at this one's first break, or with the
+		 * window when this block is all word bytes and the last */
+		if (open && breaks) {
 			w[n - 1].end = (uint16_t)(b + (size_t)__builtin_ctzll(breaks));
 			open = false;
 		} else if (open && b + 64 >= len) {
-			w[n - 1].end = (uint16_t)len; /* it runs to the window's end */
+			w[n - 1].end = (uint16_t)len;
 			open = false;
 		}
 		/* past the window the bytes read as NULs: breaks, so every word ends in time */
@@ -187,9 +188,8 @@ static uint8_t fold(uint8_t c)
 /* Appends text[w] in lower case (capitals only: as pii_key_normalize()) to out at *o. */
 static void word_lower(const uint8_t *text, const struct word *w, char *out, size_t *o)
 {
-	for (uint16_t i = w->start; i < w->end; i++) {
+	for (uint16_t i = w->start; i < w->end; i++)
 		out[(*o)++] = (char)fold(text[i]);
-	}
 }
 
 struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text, size_t len)

@@ -113,19 +113,17 @@ static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_sto
 static bool stop_hopeless(const uint8_t *p, size_t len, size_t b, const struct block_stops *st,
 			  unsigned k, size_t *next)
 {
+	uint64_t rest = ~st->digit >> k; /* 0: the run goes on past the block */
+	unsigned r;
+	uint8_t after;
+
 	if (st->colon >> k & 1) {
 		if (k + 31 > 64 || __builtin_popcountll(st->colon >> k & ((1ull << 31) - 1)) >= 7)
 			return false;
 		*next = b + k + 1;
 		return true;
 	}
-	if (!(st->opening >> k & 1))
-		return false;
-	uint64_t rest = ~st->digit >> k; /* 0: the run goes on past the block */
-	unsigned r;
-	uint8_t after;
-
-	if (!rest)
+	if (!(st->opening >> k & 1) || !rest)
 		return false;
 	r = (unsigned)__builtin_ctzll(rest);
 	if (b + k + r >= len)
