@@ -783,6 +783,8 @@ static int compile(struct load *ld)
 	 * value without any of those bytes: the patterns led by one byte ('@', '+', '(') are
 	 * half of a short call's cost */
 	nplain = 0;
+	bool needed = false;
+
 	for (uint32_t i = 0; i < n; i++) {
 		const struct pii_pattern *p = &e->patterns[i];
 
@@ -791,6 +793,7 @@ static int compile(struct load *ld)
 		if (p->needs[0]) {
 			for (const char *c = p->needs; *c; c++)
 				e->field_byte[(uint8_t)*c] |= PII_TEXT_NEEDED;
+			needed = true;
 			continue;
 		}
 		exprs[nplain] = p->regex;
@@ -798,8 +801,9 @@ static int compile(struct load *ld)
 		ids[nplain] = i;
 		nplain++;
 	}
-	if (nplain && hs_compile_multi(exprs, flags, ids, nplain, HS_MODE_BLOCK, NULL,
-				       &e->text_plain_db, &cerr) != HS_SUCCESS) {
+	if (needed && nplain &&
+	    hs_compile_multi(exprs, flags, ids, nplain, HS_MODE_BLOCK, NULL, &e->text_plain_db,
+			     &cerr) != HS_SUCCESS) {
 		snprintf(ld->err, ld->err_len, "%s: the text patterns without `needs`: %s",
 			 ld->path, cerr->message);
 		ret = -EINVAL;
