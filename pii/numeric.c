@@ -103,9 +103,9 @@ static void block_stops(const uint8_t *p, size_t b, size_t len, struct block_sto
  * told this way, before a byte of theirs is read:
  *   - digits that run into a word ("24T10", "41ms", "123Z", "3f1c2a9e"; an 'x' or an 'e'
  *     after them may be an extension, and is left to stop_trigger());
- *   - one or two digits, the first not a '0', followed by neither a space (a house number)
- *     nor a '.' (a dotted quad): no other shape starts with so few ("11-24", "00:00" is
- *     left, its '0' may open a national number);
+ *   - one or two digits followed by neither a space (a house number) nor a '.' (a dotted
+ *     quad), nor, for "0X" (X not 0), by the '-' or '/' of a national number: no other
+ *     shape starts with so few ("11-24", "00:00");
  *   - a ':' with fewer than seven in the 31 bytes from it: no IPv6 written whole ("10:00").
  * Whatever the masks cannot see (a run or a span reaching past the block) goes on to
  * stop_trigger().
@@ -132,8 +132,10 @@ static bool stop_hopeless(const uint8_t *p, size_t len, size_t b, const struct b
 	if (st->word >> (k + r) & 1) {
 		if (after == 'x' || after == 'e')
 			return false;
-	} else if (r > 2 || p[b + k] == '0' || after == ' ' || after == '.') {
-		return false;
+	} else if (r > 2 || after == ' ' || after == '.' ||
+		   (r == 2 && p[b + k] == '0' && p[b + k + 1] != '0' &&
+		    (after == '-' || after == '/'))) {
+		return false; /* a house number, a dotted quad, or a national number's "0X-" */
 	}
 	*next = b + k + r;
 	return true;
