@@ -119,7 +119,7 @@ struct pii_common_words {
 };
 
 /* What a byte of a short value says (engine->field_byte): it is one some anchored pattern
- * needs (field_needs), a space or separator that gives the value parts, or one some text
+ * needs (its `needs`), a space or separator that gives the value parts, or one some text
  * pattern needs. */
 enum { PII_FIELD_NEEDED = 1, PII_FIELD_PART = 2, PII_TEXT_NEEDED = 4 };
 
@@ -140,7 +140,6 @@ struct pii_engine {
 	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
 	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
 	hs_database_t *text_plain_db;  /* the text database less patterns with `needs` */
-	char field_needs[4 * PII_NEEDS_MAX + 1]; /* every byte some field pattern needs */
 	uint8_t field_byte[256]; /* byte -> PII_FIELD_NEEDED, _PART, PII_TEXT_NEEDED (scan.c) */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
@@ -195,10 +194,10 @@ struct pii_windows {
 	struct pii_window v[PII_WINDOWS_MAX];
 	uint32_t n;
 	unsigned kinds; /* of all the batch's windows */
-	uint32_t hint;	/* the window of the last offset asked for */
 	uint8_t out[PII_WINDOWS_OUT];
 	size_t out_len;
-	/* one kind's windows as Hyperscan's vector, and where each starts in it */
+	/* one database's windows as Hyperscan's vector, where each starts in it, and the
+	 * one of the last match (the next is mostly the same or the one after) */
 	const char *vec_ptr[PII_WINDOWS_MAX];
 	unsigned vec_len[PII_WINDOWS_MAX];
 	uint32_t vec_win[PII_WINDOWS_MAX], vec_off[PII_WINDOWS_MAX];
@@ -225,8 +224,6 @@ void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);
 /* numeric.c: cuts the next batch into ws->v and ws->out (ws->n may be 0); false when the
  * text is done and there is no batch. */
 bool pii_windows_next(struct pii_windows *ws);
-/* numeric.c: the offset in the text of an offset in ws->out. */
-uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off);
 /* numeric.c: scans the batch's windows, each with the databases of its kinds (and the one
  * of patterns with no kind); fn gets each match at its offsets in the text. A pattern
  * naming two kinds may be reported twice for a window holding both. Returns 0, or 1 when

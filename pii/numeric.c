@@ -480,7 +480,6 @@ bool pii_windows_next(struct pii_windows *ws)
 	size_t len = ws->len, done = ws->pos;
 
 	ws->n = 0;
-	ws->hint = 0;
 	ws->out_len = 0;
 	ws->kinds = 0;
 	if (done >= len && ws->open_end <= ws->open_start)
@@ -518,30 +517,8 @@ bool pii_windows_next(struct pii_windows *ws)
 	return ws->n > 0;
 }
 
-uint32_t pii_windows_raw_offset(struct pii_windows *ws, uint64_t out_off)
-{
-	uint32_t lo = ws->hint, hi = ws->n;
-
-	/* matches come about in the order of their windows: the last one's, or the next */
-	for (uint32_t k = 0; k < 2 && lo < ws->n; k++, lo++) {
-		if (ws->v[lo].out <= out_off && (lo + 1 == ws->n || ws->v[lo + 1].out > out_off))
-			goto found;
-	}
-	/* else the last window starting at or before out_off */
-	for (lo = 0; hi - lo > 1;) {
-		uint32_t mid = lo + (hi - lo) / 2;
-
-		if (ws->v[mid].out <= out_off)
-			lo = mid;
-		else
-			hi = mid;
-	}
-found:
-	ws->hint = lo;
-	return ws->v[lo].raw + (uint32_t)(out_off - ws->v[lo].out);
-}
-
-/* Where one kind's matches go: moved from the vector's offsets to the text's. */
+/* Where a database's matches over the windows go: moved from the vector's offsets to the
+ * text's. */
 struct kind_scan {
 	struct pii_windows *ws;
 	match_event_handler fn;
@@ -574,14 +551,30 @@ found:
 	return k->fn(id, raw, raw + (to - from), flags, k->ctx);
 }
 
-/* Where the any-kind database's matches go: moved from ws->out's offsets to the text's. */
-static int on_any_match(unsigned int id, unsigned long long from, unsigned long long to,
-			unsigned int flags, void *ctx)
+/* Scans the windows whose kinds meet mask with db, as one vector. */
+static int windows_scan_db(const hs_database_t *db, unsigned mask, hs_scratch_t *hs,
+			   struct kind_scan *k)
 {
-	struct kind_scan *k = ctx;
-	uint32_t raw = pii_windows_raw_offset(k->ws, from);
+	struct pii_windows *ws = k->ws;
+	uint32_t off = 0;
 
-	return k->fn(id, raw, raw + (to - from), flags, k->ctx);
+	ws->vec_n = 0;
+	ws->vec_hint = 0;
+	for (uint32_t i = 0; i < ws->n; i++) {
+		uint32_t j = ws->vec_n;
+
+		if (!(ws->v[i].kinds & mask))
+			continue;
+		/* each window with its '\n': the same \b at both ends as in the text */
+		ws->vec_ptr[j] = (const char *)ws->out + ws->v[i].out;
+		ws->vec_len[j] = ws->v[i].len + 1;
+		ws->vec_win[j] = i;
+		ws->vec_off[j] = off;
+		off += ws->vec_len[j];
+		ws->vec_n++;
+	}
+	return hs_scan_vector(db, ws->vec_ptr, ws->vec_len, ws->vec_n, 0, hs, on_kind_match, k) ==
+	       HS_SCAN_TERMINATED;
 }
 
 int pii_windows_scan(const struct pii_engine *e, hs_scratch_t *hs, struct pii_windows *ws,
@@ -591,32 +584,12 @@ int pii_windows_scan(const struct pii_engine *e, hs_scratch_t *hs, struct pii_wi
 
 	if (ws->n == 0)
 		return 0;
-	if (e->numeric_any_db &&
-	    hs_scan(e->numeric_any_db, (const char *)ws->out, (unsigned)ws->out_len, 0, hs,
-		    on_any_match, &k) == HS_SCAN_TERMINATED)
+	/* the patterns that name no kind: every window holds some kind */
+	if (e->numeric_any_db && windows_scan_db(e->numeric_any_db, PII_NUM_ALL, hs, &k))
 		return 1;
 	for (int kind = 0; kind < PII_NUM_KINDS; kind++) {
-		uint32_t off = 0;
-
-		if (!(ws->kinds >> kind & 1) || !e->numeric_kind_db[kind])
-			continue;
-		ws->vec_n = 0;
-		ws->vec_hint = 0;
-		for (uint32_t i = 0; i < ws->n; i++) {
-			uint32_t j = ws->vec_n;
-
-			if (!(ws->v[i].kinds >> kind & 1))
-				continue;
-			/* each window with its '\n': the same \b at both ends as in the text */
-			ws->vec_ptr[j] = (const char *)ws->out + ws->v[i].out;
-			ws->vec_len[j] = ws->v[i].len + 1;
-			ws->vec_win[j] = i;
-			ws->vec_off[j] = off;
-			off += ws->vec_len[j];
-			ws->vec_n++;
-		}
-		if (hs_scan_vector(e->numeric_kind_db[kind], ws->vec_ptr, ws->vec_len, ws->vec_n, 0,
-				   hs, on_kind_match, &k) == HS_SCAN_TERMINATED)
+		if ((ws->kinds >> kind & 1) && e->numeric_kind_db[kind] &&
+		    windows_scan_db(e->numeric_kind_db[kind], 1u << kind, hs, &k))
 			return 1;
 	}
 	return 0;

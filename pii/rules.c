@@ -673,8 +673,9 @@ static int compile(struct load *ld)
 	e->field_ids = calloc(n ? n : 1, sizeof(*e->field_ids));
 	if (!exprs || !owned || !flags || !ids || !e->field_ids)
 		goto out;
-	/* the text database, the numeric one of patterns scanned in every numeric window, and
-	 * one per kind of window (numeric.c), vectored: a kind's windows are one call */
+	/* the text database, and the numeric ones (numeric.c), vectored so that the windows
+	 * they are scanned over are one call: of the patterns that name no kind (every
+	 * window), and one per kind of window */
 	for (int db = -2; db < PII_NUM_KINDS; db++) {
 		hs_database_t **out = db == -2	 ? &e->text_db
 				      : db == -1 ? &e->numeric_any_db
@@ -700,7 +701,7 @@ static int compile(struct load *ld)
 			continue;
 		e->numeric |= db > -2;
 		if (hs_compile_multi(exprs, flags, ids, ntext,
-				     db >= 0 ? HS_MODE_VECTORED : HS_MODE_BLOCK, NULL, out,
+				     db >= -1 ? HS_MODE_VECTORED : HS_MODE_BLOCK, NULL, out,
 				     &cerr) != HS_SUCCESS) {
 			const struct pii_pattern *p =
 				&e->patterns[ids[cerr->expression >= 0 ? cerr->expression : 0]];
@@ -751,13 +752,8 @@ static int compile(struct load *ld)
 		const char *needs = e->patterns[e->field_ids[k]].needs;
 
 		if (needs[0]) {
-			for (const char *c = needs; *c; c++) {
-				size_t have = strlen(e->field_needs);
-
-				if (!strchr(e->field_needs, *c) &&
-				    have + 1 < sizeof(e->field_needs))
-					e->field_needs[have] = *c;
-			}
+			for (const char *c = needs; *c; c++)
+				e->field_byte[(uint8_t)*c] |= PII_FIELD_NEEDED;
 			continue;
 		}
 		exprs[nplain] = owned[k];
@@ -765,10 +761,8 @@ static int compile(struct load *ld)
 		ids[nplain] = k;
 		nplain++;
 	}
-	/* the bytes a value's one pass looks for (scan.c): the needed ones, and the spaces
-	 * and separators that give a value parts to search inside */
-	for (const char *c = e->field_needs; *c; c++)
-		e->field_byte[(uint8_t)*c] |= PII_FIELD_NEEDED;
+	/* the other bytes a value's one pass looks for (scan.c): the spaces and separators
+	 * that give a value parts to search inside */
 	for (const char *c = " \t\n@:=%,;/&"; *c; c++)
 		e->field_byte[(uint8_t)*c] |= PII_FIELD_PART;
 	if (nplain < e->nfield && nplain &&

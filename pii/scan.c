@@ -488,7 +488,7 @@ static uint32_t findings_resolve(struct pii_finding *f, uint32_t n)
 }
 
 /* What one pass over a short value tells: whether it holds a byte some anchored pattern
- * needs (field_needs: else the database without those patterns will do), and whether it
+ * needs (else the database without those patterns will do), and whether it
  * has parts (words or a separator: else, not taken whole, there is nothing inside). */
 static unsigned field_bytes(const struct pii_engine *e, const uint8_t *p, size_t len)
 {

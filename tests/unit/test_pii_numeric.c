@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -216,6 +217,59 @@ static void test_many_batches(void **state)
 	assert_true(whole.n > 10000);
 }
 
+/* Patterns that name no kind (`numeric: true`) are scanned in every window, beside those
+ * that name one: the windows still lose nothing. */
+static void test_unnamed_kinds(void **state)
+{
+	static const char rules[] =
+		"types:\n"
+		"  email:\n"
+		"    validator: email\n"
+		"    patterns: ['[A-Za-z0-9]@[A-Za-z0-9]']\n"
+		"  credit_card:\n"
+		"    validator: credit_card\n"
+		"    patterns:\n"
+		"      - {regex: '\\b(?:\\d{4}[ \\-+]){3,4}\\d{1,7}\\b', numeric: true}\n"
+		"      - {regex: '\\b\\d{13,19}\\b', numeric: true}\n"
+		"  ip_address:\n"
+		"    validator: ip_address\n"
+		"    patterns:\n"
+		"      - {regex: '\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b', numeric: [dotted_quad]}\n";
+	static char text[16384];
+	char path[] = "/tmp/test_pii_numeric_XXXXXX", err[512];
+	struct pii_engine *e;
+	struct pii_scratch *s;
+	int fd = mkstemp(path);
+	uint64_t found = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rules, sizeof(rules) - 1), (ssize_t)(sizeof(rules) - 1));
+	close(fd);
+	if (pii_engine_load(&e, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	unlink(path);
+	assert_non_null(e->numeric_any_db);
+	s = pii_scratch_new(e);
+	assert_non_null(s);
+	for (int round = 0; round < 32; round++) {
+		size_t len = random_text(text, sizeof(text));
+		const struct numeric_match *m;
+		bool in_whole;
+
+		if (numeric_matches_scan(e, s, (const uint8_t *)text, len, &whole, &windowed) < 0)
+			fail_msg("a window is not a copy of its text");
+		m = numeric_matches_diff(&whole, &windowed, &in_whole);
+		if (m)
+			fail_msg("pattern %u at [%u, %u) found %s only", m->id, m->from, m->to,
+				 in_whole ? "over the whole text" : "in the windows");
+		found += whole.n;
+	}
+	assert_true(found > 100);
+	pii_scratch_free(s);
+	pii_engine_free(e);
+}
+
 static void test_windows_small(void **state)
 {
 	static char text[16384];
@@ -279,6 +333,7 @@ int main(void)
 		cmocka_unit_test(test_random),
 		cmocka_unit_test(test_many_batches),
 		cmocka_unit_test(test_windows_small),
+		cmocka_unit_test(test_unnamed_kinds),
 		cmocka_unit_test(test_library_finds_late_matches),
 	};
 
