@@ -697,7 +697,7 @@ static int compile(struct load *ld)
 			ids[ntext] = i;
 			ntext++;
 		}
-		if (ntext == 0 && db > -2)
+		if (ntext == 0) /* a rule file may have no text patterns, or no numeric ones */
 			continue;
 		e->numeric |= db > -2;
 		if (hs_compile_multi(exprs, flags, ids, ntext,

@@ -28,23 +28,21 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 		return NULL;
 	s->engine = e;
 	s->psl.psl = e->psl;
-	if (hs_alloc_scratch(e->text_db, &s->hs) != HS_SUCCESS ||
-	    (e->numeric_any_db && hs_alloc_scratch(e->numeric_any_db, &s->hs) != HS_SUCCESS) ||
-	    (e->field_db && hs_alloc_scratch(e->field_db, &s->hs) != HS_SUCCESS) ||
-	    (e->field_plain_db && hs_alloc_scratch(e->field_plain_db, &s->hs) != HS_SUCCESS) ||
-	    (e->text_plain_db && hs_alloc_scratch(e->text_plain_db, &s->hs) != HS_SUCCESS))
-		goto fail;
-	for (int k = 0; k < PII_NUM_KINDS; k++) {
-		if (e->numeric_kind_db[k] &&
-		    hs_alloc_scratch(e->numeric_kind_db[k], &s->hs) != HS_SUCCESS)
-			goto fail;
+	/* one scratch serves every database; a rule file may leave any of them out */
+	const hs_database_t *dbs[5 + PII_NUM_KINDS] = {e->text_db, e->numeric_any_db, e->field_db,
+						       e->field_plain_db, e->text_plain_db};
+
+	for (int k = 0; k < PII_NUM_KINDS; k++)
+		dbs[5 + k] = e->numeric_kind_db[k];
+	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
+		if (dbs[i] && hs_alloc_scratch(dbs[i], &s->hs) != HS_SUCCESS) {
+			hs_free_scratch(s->hs);
+			free(s);
+			errno = ENOMEM;
+			return NULL;
+		}
 	}
 	return s;
-fail:
-	hs_free_scratch(s->hs);
-	free(s);
-	errno = ENOMEM;
-	return NULL;
 }
 
 size_t pii_scratch_bytes(void)
@@ -202,8 +200,9 @@ static int on_text_match(unsigned int id, unsigned long long from, unsigned long
  * patterns that need a byte the text lacks), the numeric databases over its windows. */
 static void text_match(const struct pii_engine *e, struct pii_scratch *s, bool plain)
 {
-	hs_scan(plain && e->text_plain_db ? e->text_plain_db : e->text_db, (const char *)s->text,
-		(unsigned)s->len, 0, s->hs, on_text_match, s);
+	if (e->text_db)
+		hs_scan(plain && e->text_plain_db ? e->text_plain_db : e->text_db,
+			(const char *)s->text, (unsigned)s->len, 0, s->hs, on_text_match, s);
 	if (!e->numeric)
 		return;
 	pii_windows_begin(&s->windows, s->text, s->len);

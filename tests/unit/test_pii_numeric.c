@@ -270,6 +270,55 @@ static void test_unnamed_kinds(void **state)
 	pii_engine_free(e);
 }
 
+static int count_finding(const struct pii_finding *f, void *arg)
+{
+	(void)f;
+	++*(int *)arg;
+	return 0;
+}
+
+/* A rule file without text patterns (only numeric ones, or only keys) loads and scans:
+ * a database with no pattern is left out, not compiled empty. */
+static void test_numeric_only_rules(void **state)
+{
+	static const char rules[] =
+		"types:\n"
+		"  credit_card:\n"
+		"    validator: credit_card\n"
+		"    patterns:\n"
+		"      - {regex: '\\b(?:\\d{4}[ \\-]){3}\\d{4}\\b', numeric: [card_groups]}\n"
+		"  password:\n"
+		"    validator: password\n"
+		"    key_value: true\n"
+		"    context: [password]\n";
+	static const char text[] = "paid with 4111 1111 1111 1111 yesterday";
+	static const char secret[] = "hunter2-Correct-Horse";
+	char path[] = "/tmp/test_pii_numeric_XXXXXX", err[512];
+	struct pii_engine *e;
+	struct pii_scratch *s;
+	int fd = mkstemp(path), cards = 0, passwords = 0;
+
+	(void)state;
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, rules, sizeof(rules) - 1), (ssize_t)(sizeof(rules) - 1));
+	close(fd);
+	if (pii_engine_load(&e, path, err, sizeof(err)))
+		fail_msg("%s", err);
+	unlink(path);
+	assert_null(e->text_db);
+	s = pii_scratch_new(e);
+	assert_non_null(s);
+	assert_int_equal(pii_scan(e, s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)text,
+				  sizeof(text) - 1, count_finding, &cards),
+			 1);
+	assert_int_equal(cards, 1);
+	assert_int_equal(pii_scan(e, s, PII_CTX_RESULT_ROW, "password", 8, (const uint8_t *)secret,
+				  sizeof(secret) - 1, count_finding, &passwords),
+			 1);
+	pii_scratch_free(s);
+	pii_engine_free(e);
+}
+
 static void test_windows_small(void **state)
 {
 	static char text[16384];
@@ -334,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_many_batches),
 		cmocka_unit_test(test_windows_small),
 		cmocka_unit_test(test_unnamed_kinds),
+		cmocka_unit_test(test_numeric_only_rules),
 		cmocka_unit_test(test_library_finds_late_matches),
 	};
 
