@@ -136,10 +136,14 @@ struct pii_engine {
 	 * and those that name none (scanned in every window); NULL when there are none */
 	hs_database_t *numeric_kind_db[PII_NUM_KINDS];
 	hs_database_t *numeric_any_db;
-	bool numeric;		       /* some pattern is numeric */
-	hs_database_t *field_db;       /* block mode, anchored at both ends, short values */
-	hs_database_t *field_plain_db; /* the same less patterns with `needs`; NULL: none */
-	hs_database_t *text_plain_db;  /* the text database less patterns with `needs` */
+	bool numeric; /* some pattern is numeric */
+	/* field_dbs.c: block mode, anchored at both ends, for short values: by the value's
+	 * first byte, of the patterns that can begin with it, [1] all of them, [0] less those
+	 * with `needs` (for a value without a needed byte); NULL: none begins so */
+	const hs_database_t *field_by_first[256][2];
+	hs_database_t **field_dbs; /* the distinct ones, owned */
+	uint32_t nfield_dbs;
+	hs_database_t *text_plain_db; /* the text database less patterns with `needs` */
 	uint8_t field_byte[256]; /* byte -> PII_FIELD_NEEDED, _PART, PII_TEXT_NEEDED (scan.c) */
 	const struct psl_ctx_st *psl;
 	bool psl_owned;
@@ -218,6 +222,13 @@ size_t pii_find_pair_mark(const uint8_t *p, size_t i, size_t len);
 /* blocks.c: makes the two above use "avx512bw", "avx2", "sse2" or "bytes" (one at a
  * time, for the tests); -1 when the CPU has not got it. */
 int pii_block_classes_use(const char *isa);
+
+/* field_dbs.c: compiles engine->field_by_first from the anchored field patterns
+ * (exprs[k] is field id k's), deduplicated; on a Hyperscan error sets *bad to the field id
+ * it names and *cerr, and returns -EINVAL (-ENOMEM when out of memory). */
+int pii_field_dbs_compile(struct pii_engine *e, const char *const *exprs, uint32_t *bad,
+			  hs_compile_error_t **cerr);
+void pii_field_dbs_free(struct pii_engine *e);
 
 /* numeric.c: starts cutting the windows of text. */
 void pii_windows_begin(struct pii_windows *ws, const uint8_t *text, size_t len);

@@ -643,8 +643,7 @@ void pii_engine_free(struct pii_engine *e)
 	hs_free_database(e->numeric_any_db);
 	for (int k = 0; k < PII_NUM_KINDS; k++)
 		hs_free_database(e->numeric_kind_db[k]);
-	hs_free_database(e->field_db);
-	hs_free_database(e->field_plain_db);
+	pii_field_dbs_free(e);
 	hs_free_database(e->text_plain_db);
 	if (e->psl_owned)
 		psl_free((psl_ctx_t *)e->psl);
@@ -726,57 +725,36 @@ static int compile(struct load *ld)
 			goto out;
 		snprintf(owned[e->nfield], len, "^(?:%s)%s", p->regex,
 			 p->flags & PII_PAT_TRIGGER ? "" : "$");
-		exprs[e->nfield] = owned[e->nfield];
-		flags[e->nfield] = 0;
-		ids[e->nfield] = e->nfield;
 		e->field_ids[e->nfield] = i;
 		e->nfield++;
 	}
-	if (e->nfield && hs_compile_multi(exprs, flags, ids, e->nfield, HS_MODE_BLOCK, NULL,
-					  &e->field_db, &cerr) != HS_SUCCESS) {
-		const struct pii_pattern *p =
-			&e->patterns[e->field_ids[cerr->expression >= 0 ? cerr->expression : 0]];
+	/* the bytes that make a value take the anchored databases with the patterns that
+	 * need one (field_dbs.c) */
+	for (uint32_t k = 0; k < e->nfield; k++)
+		for (const char *c = e->patterns[e->field_ids[k]].needs; *c; c++)
+			e->field_byte[(uint8_t)*c] |= PII_FIELD_NEEDED;
+	/* the other bytes a value's one pass looks for (scan.c): the spaces and separators
+	 * that give a value parts to search inside */
+	for (const char *c = " \t\n@:=%,;/&"; *c; c++)
+		e->field_byte[(uint8_t)*c] |= PII_FIELD_PART;
+	uint32_t bad = 0, nplain = 0;
+
+	ret = pii_field_dbs_compile(e, (const char *const *)owned, &bad, &cerr);
+	if (ret == -EINVAL) {
+		const struct pii_pattern *p = &e->patterns[e->field_ids[bad]];
 
 		snprintf(ld->err, ld->err_len,
 			 "%s:%u:%u: key 'types.%s.patterns': expected a pattern Hyperscan compiles "
 			 "anchored, got '%s' (%s; mark it field: false)",
 			 ld->path, p->line, p->col, type_names[p->type], p->regex, cerr->message);
-		ret = -EINVAL;
 		goto out;
 	}
-	/* the same less the patterns that need a byte (an email's '@'): a value without any of
-	 * those bytes is scanned with it, and the patterns that cannot match it cost nothing */
-	uint32_t nplain = 0;
-
-	for (uint32_t k = 0; k < e->nfield; k++) {
-		const char *needs = e->patterns[e->field_ids[k]].needs;
-
-		if (needs[0]) {
-			for (const char *c = needs; *c; c++)
-				e->field_byte[(uint8_t)*c] |= PII_FIELD_NEEDED;
-			continue;
-		}
-		exprs[nplain] = owned[k];
-		flags[nplain] = 0;
-		ids[nplain] = k;
-		nplain++;
-	}
-	/* the other bytes a value's one pass looks for (scan.c): the spaces and separators
-	 * that give a value parts to search inside */
-	for (const char *c = " \t\n@:=%,;/&"; *c; c++)
-		e->field_byte[(uint8_t)*c] |= PII_FIELD_PART;
-	if (nplain < e->nfield && nplain &&
-	    hs_compile_multi(exprs, flags, ids, nplain, HS_MODE_BLOCK, NULL, &e->field_plain_db,
-			     &cerr) != HS_SUCCESS) {
-		snprintf(ld->err, ld->err_len, "%s: the field patterns without `needs`: %s",
-			 ld->path, cerr->message);
-		ret = -EINVAL;
+	if (ret)
 		goto out;
-	}
+	ret = -ENOMEM;
 	/* the text database less the patterns that need a byte, for the inside of a short
 	 * value without any of those bytes: the patterns led by one byte ('@', '+', '(') are
 	 * half of a short call's cost */
-	nplain = 0;
 	bool needed = false;
 
 	for (uint32_t i = 0; i < n; i++) {

@@ -29,13 +29,16 @@ struct pii_scratch *pii_scratch_new(const struct pii_engine *e)
 	s->engine = e;
 	s->psl.psl = e->psl;
 	/* one scratch serves every database; a rule file may leave any of them out */
-	const hs_database_t *dbs[5 + PII_NUM_KINDS] = {e->text_db, e->numeric_any_db, e->field_db,
-						       e->field_plain_db, e->text_plain_db};
+	const hs_database_t *dbs[3 + PII_NUM_KINDS] = {e->text_db, e->numeric_any_db,
+						       e->text_plain_db};
+	size_t ndbs = sizeof(dbs) / sizeof(dbs[0]);
 
 	for (int k = 0; k < PII_NUM_KINDS; k++)
-		dbs[5 + k] = e->numeric_kind_db[k];
-	for (size_t i = 0; i < sizeof(dbs) / sizeof(dbs[0]); i++) {
-		if (dbs[i] && hs_alloc_scratch(dbs[i], &s->hs) != HS_SUCCESS) {
+		dbs[3 + k] = e->numeric_kind_db[k];
+	for (size_t i = 0; i < ndbs + e->nfield_dbs; i++) {
+		const hs_database_t *db = i < ndbs ? dbs[i] : e->field_dbs[i - ndbs];
+
+		if (db && hs_alloc_scratch(db, &s->hs) != HS_SUCCESS) {
 			hs_free_scratch(s->hs);
 			free(s);
 			errno = ENOMEM;
@@ -542,7 +545,7 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 	pii_spans_find(s, kind, column_or_key, column_len, text, len);
 	spans_order(s);
 	field = s->nspans == 1 && s->spans[0].start == 0 && s->spans[0].end == len &&
-		len <= e->field_max && e->field_db;
+		len <= e->field_max && e->nfield_dbs;
 	if (field) {
 		size_t a = 0, b = len;
 
@@ -552,10 +555,10 @@ static void scan_text(const struct pii_engine *e, struct pii_scratch *s, enum pi
 			a++;
 		while (b > a && is_space(text[b - 1]))
 			b--;
-		if (a == 0 && b == len)
-			hs_scan(seen & PII_FIELD_NEEDED || !e->field_plain_db ? e->field_db
-									      : e->field_plain_db,
-				(const char *)text, (unsigned)len, 0, s->hs, on_field_match, s);
+		const hs_database_t *db = e->field_by_first[text[0]][!!(seen & PII_FIELD_NEEDED)];
+
+		if (a == 0 && b == len && db)
+			hs_scan(db, (const char *)text, (unsigned)len, 0, s->hs, on_field_match, s);
 		judge_all(s, 0);
 	}
 	/* a short value that the anchored database did not take whole is searched inside only

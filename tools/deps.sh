@@ -16,7 +16,7 @@ packages=(
 	liburing-dev libck-dev libyaml-dev libmicrohttpd-dev libjemalloc-dev
 	libpcap-dev libxxhash-dev libcmocka-dev
 	libpq-dev postgresql postgresql-client
-	libhyperscan-dev libpsl-dev libjansson-dev publicsuffix
+	libhyperscan-dev libpcre2-dev libpsl-dev libjansson-dev publicsuffix
 	mariadb-server mariadb-client libmariadb-dev
 	nginx-light libnginx-mod-http-brotli-filter redis-server redis-tools memcached libmemcached-tools
 	dnsmasq-base dnsutils openssl tcpreplay
