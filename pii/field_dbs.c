@@ -27,8 +27,8 @@ static void first_bytes(const char *regex, uint8_t first[32])
 {
 	int code;
 	PCRE2_SIZE offset;
-	pcre2_code *re = pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, 0, &code,
-				       &offset, NULL);
+	pcre2_code *re =
+		pcre2_compile((PCRE2_SPTR)regex, PCRE2_ZERO_TERMINATED, 0, &code, &offset, NULL);
 	uint32_t type = 0, unit = 0;
 	const uint8_t *bitmap = NULL;
 
@@ -115,7 +115,7 @@ int pii_field_dbs_compile(struct pii_engine *e, const char *const *exprs, uint32
 				if (hs_compile_multi(sub, flags, ids, m, HS_MODE_BLOCK, NULL,
 						     &sets[s].db, cerr) != HS_SUCCESS) {
 					*bad = ids[(*cerr)->expression >= 0 ? (*cerr)->expression
-									     : 0];
+									    : 0];
 					ret = -EINVAL;
 					goto out;
 				}

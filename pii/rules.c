@@ -1,6 +1,6 @@
 /*
  * The rule catalog: config/pii.yaml read with libyaml's document API, checked, and turned
- * into two Hyperscan databases.
+ * into the Hyperscan databases (the anchored ones for short values: field_dbs.c).
  *
  * The file is a mapping with a few engine settings and `types:`, one mapping per PII type
  * (names as in pii_type_name()) giving its validator, confidences, word lists and patterns;
@@ -652,9 +652,9 @@ void pii_engine_free(struct pii_engine *e)
 
 /*
  * Compiles the databases. The text database reports start of match (leftmost) so a
- * candidate's span is known without scanning back; the field database anchors every
+ * candidate's span is known without scanning back; the field databases anchor every
  * pattern at both ends, so a value that is not wholly one of them is rejected at its first
- * bytes, and needs no start-of-match tracking at all. Nor single-match bookkeeping: a
+ * bytes, and need no start-of-match tracking at all. Nor single-match bookkeeping: a
  * pattern anchored at both ends matches a value once, and Hyperscan's per-pattern
  * "matched already" state cost 3% of a short field.
  */
