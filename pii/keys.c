@@ -555,7 +555,6 @@ struct csv_header {
 
 struct csv_field {
 	uint32_t start, end;
-	bool quoted;
 };
 
 /*
@@ -631,7 +630,7 @@ static bool csv_rows(struct pii_scratch *s, const struct csv_header *h, const ch
 				ve = i;
 			}
 			if (nf < CSV_COLS_MAX)
-				f[nf] = (struct csv_field){(uint32_t)vs, (uint32_t)ve, quoted};
+				f[nf] = (struct csv_field){(uint32_t)vs, (uint32_t)ve};
 			nf++;
 			if (i < len && p[i] == h->sep) {
 				i++;
@@ -650,9 +649,11 @@ static bool csv_rows(struct pii_scratch *s, const struct csv_header *h, const ch
 			else
 				skip = h->ncols - nf; /* the end of a row cut before the window */
 		}
+		/* a field is delimited as a quoted string is, quotes or not: the whole value,
+		 * spaces and all ("Filiz-Huhn-Platz 62" under `address`, not a line of prose) */
 		for (uint32_t k = 0; s && k < nf && k + skip < h->ncols; k++)
 			span_add(s, f[k].start, f[k].end, names + h->cols[k + skip].off,
-				 h->cols[k + skip].len, f[k].quoted);
+				 h->cols[k + skip].len, true);
 		first = false;
 		while (i < len && p[i] != '\n' && p[i] != '\r')
 			i++; /* junk after a closing quote */

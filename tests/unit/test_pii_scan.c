@@ -380,7 +380,7 @@ static void test_address_keyed(void **state)
 	}
 }
 
-/* A CSV export: each field is judged under its header's name. */
+/* A CSV export: each field is judged, whole, under its header's name. */
 static void test_csv(void **state)
 {
 	struct fixture *fx = *state;
@@ -388,6 +388,7 @@ static void test_csv(void **state)
 			  "7,Levi van Dijk,Falcon4056#,4111111111111111\n"
 			  "8,\"Doe, Jane\",\"hunter2, really\",5\n";
 	const char *prose = "id,name is what we call it, said nobody\nsee you";
+	const char *street = "id,address,tenant_id\n6835959,Filiz-Huhn-Platz 62,136\n";
 	struct found out = {0};
 	int names = 0, passwords = 0;
 
@@ -400,6 +401,16 @@ static void test_csv(void **state)
 	}
 	assert_int_equal(names, 1); /* "Doe, Jane" is not a name's shape */
 	assert_int_equal(passwords, 2);
+	/* a field is the whole value under its column, as a quoted string is: an address in
+	 * any country's format, not only the number-first one a pattern finds in prose */
+	out.n = 0;
+	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)street, strlen(street),
+		 collect, &out);
+	assert_int_equal(out.n, 1);
+	assert_int_equal(out.f[0].type, PII_ADDRESS);
+	assert_true(key_is(&out.f[0], "address"));
+	assert_int_equal(out.f[0].start, strlen("id,address,tenant_id\n6835959,"));
+	assert_int_equal(out.f[0].end, out.f[0].start + strlen("Filiz-Huhn-Platz 62"));
 	out.n = 0;
 	pii_scan(fx->e, fx->s, PII_CTX_FREE_TEXT, NULL, 0, (const uint8_t *)prose, strlen(prose),
 		 collect, &out);
