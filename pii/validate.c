@@ -1369,11 +1369,70 @@ static bool iban_tail(const struct pii_cand_view *c)
 	return false;
 }
 
+static bool street_word(const uint8_t *v, size_t n)
+{
+	/* whole words, compared without case (accented letters as their UTF-8 bytes) */
+	static const char *const words[] = {
+		"rue",	   "avenue",	"av",	    "boulevard", "bd",	     "chemin",	 "allée",
+		"allee",   "impasse",	"place",    "quai",	 "route",    "cours",	 "square",
+		"passage", "via",	"viale",    "vicolo",	 "piazza",   "piazzale", "corso",
+		"strada",  "largo",	"contrada", "rotonda",	 "borgo",    "calle",	 "avenida",
+		"pasaje",  "ronda",	"camino",   "carrer",	 "paseo",    "plaza",	 "glorieta",
+		"rambla",  "carretera", "rua",	    "travessa",	 "praça",    "estrada",	 "alameda",
+		"street",  "st",	"road",	    "rd",	 "ave",	     "lane",	 "ln",
+		"drive",   "court",	"way",	    "terrace",	 "crescent", "close",	 "blvd",
+		"straße",  "strasse",	"str",	    "weg",	 "platz",    "gasse",	 "allee",
+		"straat",  "laan",	"plein",    "gracht",	 "kade",     "singel",	 "dreef",
+	};
+	/* the ends of German and Dutch compounds */
+	static const char *const tails[] = {"straße", "strasse", "str.", "weg",	  "platz", "gasse",
+					    "allee",  "straat",	 "laan", "plein", "gracht"};
+	size_t bare = n && v[n - 1] == '.' ? n - 1 : n; /* "Str.", "Av." */
+
+	for (size_t k = 0; bare && k < ARRAY_SIZE(words); k++) {
+		if (strlen(words[k]) == bare && !strncasecmp((const char *)v, words[k], bare))
+			return true;
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(tails); k++) {
+		size_t t = strlen(tails[k]);
+
+		if (n > t + 2 && !strncasecmp((const char *)v + n - t, tails[k], t))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Does the value name a street by its kind: its first word, or the last before a comma,
+ * is one such as "rue", "Via", "Calle" or "Road", or a compound that ends in one
+ * ("Bahnhofstraße", "Maxlaan", "Filiz-Huhn-Platz")? A key that says address and a street
+ * without its number ("avenue Chevallier", "Main Street, Springfield") is an address; "N/A",
+ * "Berlin" or "same place as billing" under that key are not.
+ */
+static bool street_named(const uint8_t *v, size_t len)
+{
+	size_t first = 0, last;
+
+	while (first < len && v[first] != ' ' && v[first] != ',')
+		first++;
+	if (street_word(v, first))
+		return true;
+	last = first;
+	while (last < len && v[last] != ',')
+		last++;
+	for (size_t w = last; w > first; w--) {
+		if (v[w - 1] == ' ')
+			return street_word(v + w, last - w);
+	}
+	return false;
+}
+
 /*
  * An address in any country's format, for a value a key already calls an address
  * ("Gutestr. 219, 45245 Regensburg", "45, avenue de Bernier", "Flat 7\nBibi island"):
- * words and a house number or postcode, on up to five lines, and nothing that makes it
- * something else (an email, a URL, a date, a bare number).
+ * words and a house number or postcode (or a street named by its kind), on up to five
+ * lines, and nothing that makes it something else (an email, a URL, a date, a bare
+ * number).
  */
 static enum pii_verdict address_keyed_check(const uint8_t *v, size_t len)
 {
@@ -1403,9 +1462,9 @@ static enum pii_verdict address_keyed_check(const uint8_t *v, size_t len)
 			return PII_INVALID;
 		}
 	}
-	if (lines > 5 || long_words == 0 || !number || digits > letters)
+	if (lines > 5 || long_words == 0 || digits > letters)
 		return PII_INVALID;
-	return PII_SHAPE;
+	return number || street_named(v, len) ? PII_SHAPE : PII_INVALID;
 }
 
 /* Widens a token candidate to the run of characters its kind is made of (bounded). */

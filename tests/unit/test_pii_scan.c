@@ -347,8 +347,9 @@ static void test_sql_keyed(void **state)
 	assert_true(key_is(&out.f[0], "street"));
 }
 
-/* Under an address key, addresses in any country's format; the rest of a prose line is
- * not one, nor is a MAC address under a hardware-address key. */
+/* Under an address key, addresses in any country's format, and streets named by their
+ * kind without a number; a town alone, or words, are not one, nor is a MAC address under
+ * a hardware-address key. */
 static void test_address_keyed(void **state)
 {
 	struct fixture *fx = *state;
@@ -360,6 +361,14 @@ static void test_address_keyed(void **state)
 		{"adresse", "45, avenue de Bernier", 1},
 		{"home_address", "Flat 7\nBibi island\nOwenhaven\nDT0E 7TA", 1},
 		{"street", "Jaydahof 9", 1},
+		/* a street without its number, named by its kind */
+		{"address", "avenue Chevallier", 1},
+		{"direccion", "Calle de Alcalá", 1},
+		{"mailing_address", "Hans-Rainer-Gotthard-Straße", 1},
+		{"address", "Berlin", 0},
+		{"address", "same place as billing", 0},
+		{"address", "Main Street, Springfield", 1},
+		{"address", "Stanford University", 0},
 		{"address", "see ticket", 0},
 		{"address", "2024-05-01", 0},
 		{"hw_addr", "5a:d3:f9:fa:36:b1", 0},
