@@ -80,12 +80,16 @@ struct pii_rule {
 	float context_confidence; /* positive context: key or nearby word */
 	bool key_value;		  /* a value under a context key is this type as a whole */
 	struct pii_phrases context, negative, nearby, nearby_negative;
+	/* keys that name the type only for a value no ordinary word is part of ("name":
+	 * "Carol Brown", not "Premium Plan") */
+	struct pii_phrases weak_context;
 };
 
 /* What a key or a window of text says: bit t of pos set when it names type t, of neg when
- * it rules t out. */
+ * it rules t out, of weak when it names t weakly (a weak_context key, and nothing else
+ * said). */
 struct pii_keyclass {
-	uint32_t pos, neg;
+	uint32_t pos, neg, weak;
 };
 
 #define PII_NEARBY_WORDS_MAX 4	 /* longest nearby phrase looked up, in words */

@@ -195,7 +195,7 @@ static void word_lower(const uint8_t *text, const struct word *w, char *out, siz
 struct pii_keyclass pii_nearby_classify(const struct pii_engine *e, const uint8_t *text, size_t len)
 {
 	const struct pii_nearby_table *t = &e->nearby;
-	struct pii_keyclass cls = {0, 0};
+	struct pii_keyclass cls = {0, 0, 0};
 	struct word w[WORDS_MAX];
 	uint32_t n;
 

@@ -500,14 +500,15 @@ static int load_type(struct load *ld, enum pii_type t, const yaml_node_t *n)
 			ret = get_phrases(ld, v, &r->nearby);
 		} else if (scalar_is(k, "nearby_negative")) {
 			ret = get_phrases(ld, v, &r->nearby_negative);
+		} else if (scalar_is(k, "weak_context")) {
+			ret = get_phrases(ld, v, &r->weak_context);
 		} else if (scalar_is(k, "patterns")) {
 			ret = load_patterns(ld, t, v);
 		} else {
-			return load_fail(
-				ld, k,
-				"validator, confidence, shape_confidence, "
-				"context_confidence, key_value, context, negative, nearby, "
-				"nearby_negative or patterns");
+			return load_fail(ld, k,
+					 "validator, confidence, shape_confidence, "
+					 "context_confidence, key_value, context, negative, "
+					 "weak_context, nearby, nearby_negative or patterns");
 		}
 		if (ret)
 			return ret;
@@ -634,6 +635,7 @@ void pii_engine_free(struct pii_engine *e)
 		free_phrases(&e->rules[t].negative);
 		free_phrases(&e->rules[t].nearby);
 		free_phrases(&e->rules[t].nearby_negative);
+		free_phrases(&e->rules[t].weak_context);
 	}
 	for (uint32_t i = 0; i < e->npatterns; i++)
 		free(e->patterns[i].regex);

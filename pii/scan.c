@@ -74,7 +74,7 @@ static uint64_t key_hash(const char *k, size_t n)
 static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, size_t n)
 {
 	const struct pii_engine *e = s->engine;
-	struct pii_keyclass cls = {0, 0};
+	struct pii_keyclass cls = {0, 0, 0};
 	char norm[PII_KEY_MAX + 1];
 	size_t nn;
 	uint64_t h;
@@ -110,10 +110,16 @@ static struct pii_keyclass key_classify(struct pii_scratch *s, const char *key, 
 		}
 		/* the more specific phrase decides: "email_address" is not an "address", but
 		 * "tax_id" is a "tax_id" whatever "id" says */
-		if (pos_len && pos_len > neg_len)
+		if (pos_len && pos_len > neg_len) {
 			cls.pos |= 1u << t;
-		else if (neg_len)
+		} else if (neg_len) {
 			cls.neg |= 1u << t;
+		} else {
+			for (uint32_t i = 0; i < r->weak_context.n; i++) {
+				if (pii_phrase_match(norm, nn, &r->weak_context.v[i]))
+					cls.weak |= 1u << t;
+			}
+		}
 	}
 	/* a full cache just overwrites: it is a memory, not a record */
 	s->keycache[slot].hash = h;
@@ -286,23 +292,24 @@ static bool span_is_value(const struct pii_span *sp, const struct pii_cand_view 
 	return v->start <= sp->start + 1 && v->end + 1 >= sp->end;
 }
 
-/* Is every word of text[start, end) one the common-word list has only in lower case? */
-static bool all_common_words(const struct pii_engine *e, const uint8_t *t, size_t start, size_t end)
+/* How many words text[start, end) has (*words), and how many of them the common-word list
+ * has only in lower case ("student", "plan"); -1 when there is no list. */
+static int common_words_in(const struct pii_engine *e, const uint8_t *t, size_t start, size_t end,
+			   int *words)
 {
-	size_t i = start;
+	int common = 0;
 
-	if (!e->common_words.slots)
-		return false;
-	while (i < end) {
+	*words = 0;
+	for (size_t i = start; i < end;) {
 		size_t w = i;
 
 		while (w < end && t[w] != ' ')
 			w++;
-		if (!pii_common_word(&e->common_words, t + i, w - i))
-			return false;
+		common += pii_common_word(&e->common_words, t + i, w - i);
+		++*words;
 		i = w + 1;
 	}
-	return true;
+	return e->common_words.slots ? common : -1;
 }
 
 /* Does the unquoted value c (the rest of a line after `key:`) end at the line's end, or a
@@ -371,10 +378,11 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 						  (c->type == PII_ADDRESS &&
 						   line_value_ends_numbered(s->text, s->len, c)))};
 	const struct pii_span *sp;
-	struct pii_keyclass cls = {0, 0};
+	struct pii_keyclass cls = {0, 0, 0};
 	uint32_t bit = 1u << c->type;
 	enum pii_verdict verdict;
-	bool pos, neg, near_pos = false, near_neg = false;
+	bool pos, neg, weak, near_pos = false, near_neg = false;
+	int words;
 	float conf;
 
 	verdict = pii_validate(r->validator, &s->psl, &v);
@@ -382,13 +390,19 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 		return;
 	/* after a title or a greeting the capitalised words are the only evidence: "Mr.
 	 * Student", "Dear Valued Customer" are ordinary words */
-	if (p && c->type == PII_PERSON_NAME && all_common_words(e, s->text, v.start, v.end))
+	if (p && c->type == PII_PERSON_NAME &&
+	    common_words_in(e, s->text, v.start, v.end, &words) == words)
 		return;
 	sp = span_of(s, (uint32_t)v.start, (uint32_t)v.end);
 	if (sp)
 		cls = key_classify(s, sp->key, sp->key_len);
 	neg = (cls.neg & bit) != 0;
-	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || !p;
+	/* a value under a weak key ("name") is this type only when no word of it is an
+	 * ordinary one, and two words at least: "Carol Brown", not "Premium Plan" or "Default" */
+	weak = !p && !(cls.pos & bit) && (cls.weak & bit);
+	if (weak && (common_words_in(e, s->text, v.start, v.end, &words) != 0 || words < 2))
+		return;
+	pos = (cls.pos & bit) || (p && (p->flags & PII_PAT_KEYED)) || (!p && !weak);
 	if (!pos && e->nearby_bytes && (r->nearby.n || r->nearby_negative.n)) {
 		size_t from = v.start > e->nearby_bytes ? v.start - e->nearby_bytes : 0;
 		/* the words before it on its own line: the line before is another record */
@@ -512,10 +526,10 @@ static void add_key_value_cands(struct pii_scratch *s)
 		if (!sp->key)
 			continue;
 		cls = key_classify(s, sp->key, sp->key_len);
-		if (!cls.pos)
+		if (!(cls.pos | cls.weak))
 			continue;
 		for (int t = 0; t < PII_TYPE_COUNT; t++) {
-			if (e->rules[t].key_value && (cls.pos & (1u << t)) &&
+			if (e->rules[t].key_value && ((cls.pos | cls.weak) & (1u << t)) &&
 			    !(cls.neg & (1u << t)))
 				cand_add(s, sp->start, sp->end, UINT32_MAX, (enum pii_type)t,
 					 sp->quoted);

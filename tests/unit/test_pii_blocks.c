@@ -164,7 +164,7 @@ static struct pii_keyclass nearby_reference(const uint8_t *text, size_t len)
 {
 	char norm[PII_NEARBY_BYTES_MAX * 3];
 	size_t nn = pii_key_normalize((const char *)text, len, norm, sizeof(norm)), starts[256];
-	struct pii_keyclass cls = {0, 0};
+	struct pii_keyclass cls = {0, 0, 0};
 	size_t nw = 0;
 
 	for (size_t i = 0; i < nn; i++) {

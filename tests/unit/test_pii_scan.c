@@ -389,6 +389,43 @@ static void test_address_keyed(void **state)
 	}
 }
 
+/* A bare "name" names a person weakly: two words or more, none of them an ordinary word
+ * ("Carol Brown", not a product, a plan or a metric); a stronger key decides alone. */
+static void test_weak_name_key(void **state)
+{
+	struct fixture *fx = *state;
+	static const struct {
+		enum pii_context_kind kind;
+		const char *column, *value;
+		int want;
+	} t[] = {
+		{PII_CTX_RESULT_ROW, "name", "Carol Brown", 1},
+		{PII_CTX_RESULT_ROW, "nombre", "Loredana Mancini", 1},
+		{PII_CTX_HTTP_JSON, NULL, "{\"id\": 7, \"name\": \"Wayne Barker\"}", 1},
+		{PII_CTX_RESULT_ROW, "name", "Carol", 0},
+		{PII_CTX_RESULT_ROW, "name", "Premium Plan", 0},
+		{PII_CTX_RESULT_ROW, "name", "Ergonomic Granite Hat", 0},
+		{PII_CTX_RESULT_ROW, "name", "db.latency", 0},
+		{PII_CTX_RESULT_ROW, "city_name", "San Francisco", 0}, /* "city" rules it out */
+		{PII_CTX_HTTP_JSON, NULL, "{\"name\": \"Unbranded Ceramic Towels\"}", 0},
+		{PII_CTX_RESULT_ROW, "first_name", "Grace", 1}, /* a strong key: one word will do */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
+		struct found out = {0};
+		int n = 0;
+
+		pii_scan(fx->e, fx->s, t[i].kind, t[i].column,
+			 t[i].column ? strlen(t[i].column) : 0, (const uint8_t *)t[i].value,
+			 strlen(t[i].value), collect, &out);
+		for (int k = 0; k < out.n; k++)
+			n += out.f[k].type == PII_PERSON_NAME;
+		if (n != t[i].want)
+			fail_msg("%s = '%s': %d names, want %d", t[i].column ? t[i].column : "-",
+				 t[i].value, n, t[i].want);
+	}
+}
+
 /* A CSV export: each field is judged, whole, under its header's name. */
 static void test_csv(void **state)
 {
@@ -945,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_address_prompt_in_text),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
+		cmocka_unit_test(test_weak_name_key),
 		cmocka_unit_test(test_percent_encoded),
 		cmocka_unit_test(test_csv),
 		cmocka_unit_test(test_csv_header),
