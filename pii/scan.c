@@ -351,17 +351,19 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	const struct pii_pattern *p = c->pattern < e->npatterns ? &e->patterns[c->pattern] : NULL;
 	struct pii_cand widened;
 
-	/* an address in a log line runs on past its commas ("Lieferadresse: Fliegnerstr. 1,
-	 * 16790 Marktheidenfeld"), where `key: value` stopped the value */
-	if (!p && c->type == PII_ADDRESS && !c->quoted && kind_is_text(s->kind) &&
-	    c->end < s->len && s->text[c->end] == ',' && after_prompt(s->text, c->start)) {
+	/* an address after a prompt in a log line runs on past its commas ("Lieferadresse:
+	 * Fliegnerstr. 1, 16790 Marktheidenfeld"), where `key: value` stopped the value: the
+	 * rest of the line is read, and the validator keeps what of it is the address */
+	bool prompted = !p && c->type == PII_ADDRESS && !c->quoted && kind_is_text(s->kind) &&
+			after_prompt(s->text, c->start);
+
+	if (prompted && c->end < s->len && s->text[c->end] == ',') {
 		widened = *c;
 		while (widened.end < s->len && widened.end - widened.start < 160 &&
 		       s->text[widened.end] != '\n' && s->text[widened.end] != '\r' &&
 		       s->text[widened.end] != '"')
 			widened.end++;
-		if (line_value_ends_numbered(s->text, s->len, &widened))
-			c = &widened;
+		c = &widened;
 	}
 	struct pii_cand_view v = {.text = s->text,
 				  .len = s->len,
@@ -376,7 +378,8 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 				  .keyed = !p && (c->quoted || !kind_is_text(s->kind) ||
 						  (c->start == 0 && c->end == s->len) ||
 						  (c->type == PII_ADDRESS &&
-						   line_value_ends_numbered(s->text, s->len, c)))};
+						   line_value_ends_numbered(s->text, s->len, c))),
+				  .prompted = prompted};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0, 0};
 	uint32_t bit = 1u << c->type;

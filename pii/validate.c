@@ -1467,6 +1467,152 @@ static enum pii_verdict address_keyed_check(const uint8_t *v, size_t len)
 	return number || street_named(v, len) ? PII_SHAPE : PII_INVALID;
 }
 
+/* A lower-case word that names, joins or places inside a street or town name. */
+static bool address_particle(const uint8_t *w, size_t n)
+{
+	static const char *const particles[] = {
+		"de",  "del", "della", "delle", "dei", "di",  "da",  "do",   "dos", "das", "du",
+		"des", "la",  "le",    "les",	"los", "las", "van", "von",  "der", "den", "het",
+		"y",   "e",   "op",    "am",	"an",  "im",  "sur", "sous", "en",
+	};
+
+	for (size_t k = 0; k < ARRAY_SIZE(particles); k++) {
+		if (strlen(particles[k]) == n && !memcmp(w, particles[k], n))
+			return true;
+	}
+	return false;
+}
+
+/* A house number: 1-5 digits and perhaps a letter or a "/3". */
+static bool house_number(const uint8_t *w, size_t n)
+{
+	size_t d = 0;
+
+	while (d < n && d < 6 && is_digit(w[d]))
+		d++;
+	return d >= 1 && d <= 5 &&
+	       (d == n || (d + 1 == n && is_alpha(w[d])) || (w[d] == '/' && d + 1 < n));
+}
+
+/*
+ * How much of p[0, n) an address's last line part holds before prose goes on: its words
+ * while each is a name (capitalised, or a byte of UTF-8), a number or postcode, a
+ * particle, a street's kind or a "(TN)"; a capitalised word just before lower-case prose
+ * opens the sentence ("... 8 Left several church how."), not the address.
+ */
+static size_t address_words(const uint8_t *p, size_t n)
+{
+	size_t i = 0, kept = 0, prev = 0;
+	bool prev_name = false;
+
+	while (i < n) {
+		size_t w = i, e;
+		bool digit = false, name;
+
+		while (w < n && p[w] != ' ') {
+			digit |= is_digit(p[w]);
+			w++;
+		}
+		e = w;
+		while (e > i && (p[e - 1] == '.' || p[e - 1] == ','))
+			e--;
+		name = e > i && (is_upper(p[i]) || p[i] >= 0x80);
+		if (!(digit || name || address_particle(p + i, e - i) ||
+		      street_word(p + i, w - i) ||
+		      (e - i >= 3 && p[i] == '(' && is_upper(p[i + 1]) && p[e - 1] == ')'))) {
+			if (prev_name && prev > 0 && e > i && is_lower(p[i]))
+				kept = prev; /* the sentence's first word */
+			break;
+		}
+		prev = kept;
+		prev_name = name && !digit;
+		kept = e;
+		i = w + 1;
+	}
+	return kept;
+}
+
+/*
+ * The address that opens the rest of a line after an address prompt ("Address: Viale Elio
+ * 11, San Cassiopea veneto, 20246 Trieste (TN) Weight civil dog."), for a line that does
+ * not end with it: its length, or 0 when the line does not open with a street. The first
+ * part (up to a comma) is a street, named by its kind or opening with a house number
+ * ("5, boulevard Martine Delaunay" as one part); up to three more parts of up to four words
+ * each, a town or district; the last part ends where prose starts.
+ */
+static size_t address_in_line(const uint8_t *v, size_t len)
+{
+	size_t part_end = 0, end, street = 0;
+	int parts = 0;
+
+	while (part_end < len &&
+	       !(v[part_end] == ',' && part_end + 1 < len && v[part_end + 1] == ' '))
+		part_end++;
+	/* "5, boulevard ...": the number is the street's */
+	if (part_end < len && house_number(v, part_end)) {
+		street = part_end + 2;
+		part_end = street;
+		while (part_end < len &&
+		       !(v[part_end] == ',' && part_end + 1 < len && v[part_end + 1] == ' '))
+			part_end++;
+	} else if (part_end > 0) {
+		size_t w = 0;
+
+		while (w < part_end && v[w] != ' ')
+			w++;
+		if (house_number(v, w))
+			street = w < part_end ? w + 1 : w;
+	}
+	if (street >= part_end || (!street_named(v + street, part_end - street) &&
+				   pii_address_check(v, part_end) == PII_INVALID))
+		return 0;
+	if (part_end == len) {
+		size_t i = street, n;
+
+		/* "220 Walker branch": after a house number, the name and its kind whatever
+		 * their case; then what else is the address's */
+		if (street > 0) {
+			while (i < len && (is_upper(v[i]) || v[i] >= 0x80)) {
+				while (i < len && v[i] != ' ')
+					i++;
+				i += i < len;
+			}
+			while (i < len && v[i] != ' ')
+				i++;
+			if (i == len)
+				return len;
+			i++;
+		}
+		n = address_words(v + i, len - i);
+		if (n)
+			return i + n;
+		return i > street ? i - 1 : 0; /* less the space before the prose */
+	}
+	end = part_end;
+	while (end < len && parts < 4) {
+		size_t ps = end + 2, pe = ps, words = 1;
+
+		while (pe < len && !(v[pe] == ',' && pe + 1 < len && v[pe + 1] == ' ')) {
+			words += v[pe] == ' ';
+			pe++;
+		}
+		if (ps >= len || !(is_upper(v[ps]) || is_digit(v[ps]) || v[ps] >= 0x80))
+			break;
+		if (pe == len) { /* the last part: to where prose starts */
+			size_t n = address_words(v + ps, len - ps);
+
+			if (n)
+				end = ps + n;
+			break;
+		}
+		if (words > 4)
+			break;
+		end = pe;
+		parts++;
+	}
+	return end;
+}
+
 /* Widens a token candidate to the run of characters its kind is made of (bounded). */
 static void extend_run(struct pii_cand_view *c, bool (*in)(uint8_t), size_t max)
 {
@@ -1765,6 +1911,14 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		if (c->end < c->len && t[c->end] == '.' &&
 		    (c->end + 1 == c->len || !is_alpha(t[c->end + 1])))
 			c->end++; /* "Main St." keeps its abbreviation point */
+		/* the rest of a line after an address prompt, not ending with the address */
+		if (c->prompted && !c->keyed) {
+			n = address_in_line(t + c->start, c->end - c->start);
+			if (!n)
+				return PII_INVALID;
+			c->end = c->start + n;
+			return PII_SHAPE;
+		}
 		r = pii_address_check(t + c->start, c->end - c->start);
 		if (r == PII_INVALID && c->keyed)
 			return address_keyed_check(t + c->start, c->end - c->start);

@@ -29,8 +29,9 @@ struct pii_cand_view {
 	const uint8_t *text;
 	size_t len;
 	size_t start, end;
-	bool quoted; /* the value was between quotes: spaces are part of it */
-	bool keyed;  /* the whole value under a key that names the type (no pattern) */
+	bool quoted;   /* the value was between quotes: spaces are part of it */
+	bool keyed;    /* the whole value under a key that names the type (no pattern) */
+	bool prompted; /* the rest of a line after a `key:` that names the type (no pattern) */
 };
 
 enum pii_validator {

@@ -825,7 +825,8 @@ static void test_card_unknown_issuer(void **state)
 }
 
 /* In a log line, the rest of the line after an address prompt is an address when it ends
- * with a number (a house number, a postcode and town), not when it is a sentence. */
+ * with a number (a house number, a postcode and town); when prose goes on after it, the
+ * address is the street and the town parts before the prose; a sentence is none. */
 static void test_address_prompt_in_text(void **state)
 {
 	static const struct {
@@ -838,7 +839,17 @@ static void test_address_prompt_in_text(void **state)
 		{"msg=\"Lieferadresse: Fliegnerstr. 1, 16790 Marktheidenfeld\"",
 		 "Fliegnerstr. 1, 16790 Marktheidenfeld"},
 		{"Address: see the attached form for the details", NULL},
-		{"Address: Rotonda Domiziano 8 Left several church how.", NULL},
+		{"Address: The customer asked, again, for a refund", NULL},
+		/* a line that goes on after the address: the address, not the sentence */
+		{"Address: Rotonda Domiziano 8 Left several church how.", "Rotonda Domiziano 8"},
+		{"indirizzo: Viale Elio 11, San Cassiopea veneto, 20246 Trieste (TN) Weight civil "
+		 "dog.",
+		 "Viale Elio 11, San Cassiopea veneto, 20246 Trieste (TN)"},
+		{"INFO Address: 2 Davies drives, Leonburgh, ML0M 5NA Condition inside treatment "
+		 "couple.",
+		 "2 Davies drives, Leonburgh, ML0M 5NA"},
+		{"adresse de livraison : 1, avenue de Mary", "1, avenue de Mary"},
+		{"Address: 220 Walker branch is where it went", "220 Walker branch"},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
