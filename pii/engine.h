@@ -114,7 +114,7 @@ struct pii_nearby_table {
 /* words.c: a dictionary's words by hash, and in which case it lists them */
 struct pii_common_slot {
 	uint64_t hash; /* 0: empty */
-	uint8_t seen;  /* listed in lower case (1), capitalised (2) */
+	uint8_t seen;  /* PII_WORD_LOWER, PII_WORD_CAPITAL */
 };
 
 struct pii_common_words {
@@ -296,8 +296,14 @@ bool pii_phrase_match(const char *norm, size_t norm_len, const struct pii_phrase
 /* words.c: loads a word list (one per line); 0 or -errno. */
 int pii_common_words_load(struct pii_common_words *cw, const char *path);
 void pii_common_words_free(struct pii_common_words *cw);
-/* words.c: is w (ASCII letters) a word the list has only in lower case? */
-bool pii_common_word(const struct pii_common_words *cw, const uint8_t *w, size_t n);
+/* words.c: how the list has w (ASCII letters): PII_WORD_LOWER, PII_WORD_CAPITAL, both or
+ * neither (0). A common word is one it has only in lower case ("student", not "Young"). */
+enum { PII_WORD_LOWER = 1, PII_WORD_CAPITAL = 2 };
+unsigned pii_word_listed(const struct pii_common_words *cw, const uint8_t *w, size_t n);
+static inline bool pii_common_word(const struct pii_common_words *cw, const uint8_t *w, size_t n)
+{
+	return pii_word_listed(cw, w, n) == PII_WORD_LOWER;
+}
 
 /* nearby.c: the nearby-word table from every rule's nearby and nearby_negative words. */
 int pii_nearby_build(struct pii_engine *e);

@@ -335,6 +335,27 @@ static bool line_value_ends_numbered(const uint8_t *t, size_t len, const struct 
 	return digit;
 }
 
+/* An address read out of a line ends before the prose after it; its last word, when
+ * capitalised, a word the common-word list has in lower case, and followed by lower-case
+ * words, is the prose's first: "Rotonda Domiziano 8 Left several church how.", not
+ * "45245 Regensburg last spring" or "75002 Paris and then". */
+static void sentence_start_drop(const struct pii_engine *e, struct pii_cand_view *v)
+{
+	const uint8_t *t = v->text;
+	size_t ws = v->end;
+
+	if (v->end + 1 >= v->len || t[v->end] != ' ' || t[v->end + 1] < 'a' || t[v->end + 1] > 'z')
+		return;
+	while (ws > v->start && t[ws - 1] != ' ')
+		ws--;
+	if (ws == v->start || t[ws] < 'A' || t[ws] > 'Z' ||
+	    !(pii_word_listed(&e->common_words, t + ws, v->end - ws) & PII_WORD_LOWER))
+		return;
+	while (ws > v->start && (t[ws - 1] == ' ' || t[ws - 1] == ','))
+		ws--;
+	v->end = ws;
+}
+
 /* Is text[start] the value of a `key:` or `key=` (not a CSV field)? */
 static bool after_prompt(const uint8_t *t, size_t start)
 {
@@ -352,12 +373,13 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	struct pii_cand widened;
 
 	/* an address after a prompt in a log line runs on past its commas ("Lieferadresse:
-	 * Fliegnerstr. 1, 16790 Marktheidenfeld"), where `key: value` stopped the value: the
-	 * rest of the line is read, and the validator keeps what of it is the address */
-	bool prompted = !p && c->type == PII_ADDRESS && !c->quoted && kind_is_text(s->kind) &&
-			after_prompt(s->text, c->start);
+	 * Fliegnerstr. 1, 16790 Marktheidenfeld"), where `key: value` stopped the value, and
+	 * one a pattern found the start of runs on from it: the rest of the line is read, and
+	 * the validator keeps what of it is the address */
+	bool line_rest = c->type == PII_ADDRESS && !c->quoted && kind_is_text(s->kind) &&
+			 (p ? (p->flags & PII_PAT_TRIGGER) != 0 : after_prompt(s->text, c->start));
 
-	if (prompted && c->end < s->len && s->text[c->end] == ',') {
+	if (line_rest && (p || (c->end < s->len && s->text[c->end] == ','))) {
 		widened = *c;
 		while (widened.end < s->len && widened.end - widened.start < 160 &&
 		       s->text[widened.end] != '\n' && s->text[widened.end] != '\r' &&
@@ -379,7 +401,7 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 						  (c->start == 0 && c->end == s->len) ||
 						  (c->type == PII_ADDRESS &&
 						   line_value_ends_numbered(s->text, s->len, c))),
-				  .prompted = prompted};
+				  .line_rest = line_rest};
 	const struct pii_span *sp;
 	struct pii_keyclass cls = {0, 0, 0};
 	uint32_t bit = 1u << c->type;
@@ -391,6 +413,8 @@ static void cand_judge(struct pii_scratch *s, const struct pii_cand *c)
 	verdict = pii_validate(r->validator, &s->psl, &v);
 	if (verdict == PII_INVALID || v.end <= v.start)
 		return;
+	if (line_rest)
+		sentence_start_drop(e, &v);
 	/* after a title or a greeting the capitalised words are the only evidence: "Mr.
 	 * Student", "Dear Valued Customer" are ordinary words */
 	if (p && c->type == PII_PERSON_NAME &&

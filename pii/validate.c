@@ -1385,8 +1385,8 @@ static bool street_word(const uint8_t *v, size_t n)
 		"straat",  "laan",	"plein",    "gracht",	 "kade",     "singel",	 "dreef",
 	};
 	/* the ends of German and Dutch compounds */
-	static const char *const tails[] = {"straße", "strasse", "str.", "weg",	  "platz", "gasse",
-					    "allee",  "straat",	 "laan", "plein", "gracht"};
+	static const char *const tails[] = {"straße", "strasse", "str.", "weg",	  "platz",  "gasse",
+					    "allee",  "straat",	 "laan", "plein", "gracht", "ring"};
 	size_t bare = n && v[n - 1] == '.' ? n - 1 : n; /* "Str.", "Av." */
 
 	for (size_t k = 0; bare && k < ARRAY_SIZE(words); k++) {
@@ -1497,13 +1497,13 @@ static bool house_number(const uint8_t *w, size_t n)
 /*
  * How much of p[0, n) an address's last line part holds before prose goes on: its words
  * while each is a name (capitalised, or a byte of UTF-8), a number or postcode, a
- * particle, a street's kind or a "(TN)"; a capitalised word just before lower-case prose
- * opens the sentence ("... 8 Left several church how."), not the address.
+ * particle, a street's kind or a "(TN)". (A capitalised word just before the prose may
+ * open the sentence, "... 8 Left several church how.": scan.c tells by the common-word
+ * list.)
  */
 static size_t address_words(const uint8_t *p, size_t n)
 {
-	size_t i = 0, kept = 0, prev = 0;
-	bool prev_name = false;
+	size_t i = 0, kept = 0;
 
 	while (i < n) {
 		size_t w = i, e;
@@ -1519,13 +1519,8 @@ static size_t address_words(const uint8_t *p, size_t n)
 		name = e > i && (is_upper(p[i]) || p[i] >= 0x80);
 		if (!(digit || name || address_particle(p + i, e - i) ||
 		      street_word(p + i, w - i) ||
-		      (e - i >= 3 && p[i] == '(' && is_upper(p[i + 1]) && p[e - 1] == ')'))) {
-			if (prev_name && prev > 0 && e > i && is_lower(p[i]))
-				kept = prev; /* the sentence's first word */
+		      (e - i >= 3 && p[i] == '(' && is_upper(p[i + 1]) && p[e - 1] == ')')))
 			break;
-		}
-		prev = kept;
-		prev_name = name && !digit;
 		kept = e;
 		i = w + 1;
 	}
@@ -1911,8 +1906,9 @@ enum pii_verdict pii_validate(enum pii_validator v, struct pii_psl_memo *psl,
 		if (c->end < c->len && t[c->end] == '.' &&
 		    (c->end + 1 == c->len || !is_alpha(t[c->end + 1])))
 			c->end++; /* "Main St." keeps its abbreviation point */
-		/* the rest of a line after an address prompt, not ending with the address */
-		if (c->prompted && !c->keyed) {
+		/* the rest of a line after an address prompt, not ending with the address, or
+		 * from a street's start */
+		if (c->line_rest && !c->keyed) {
 			n = address_in_line(t + c->start, c->end - c->start);
 			if (!n)
 				return PII_INVALID;

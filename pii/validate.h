@@ -29,9 +29,11 @@ struct pii_cand_view {
 	const uint8_t *text;
 	size_t len;
 	size_t start, end;
-	bool quoted;   /* the value was between quotes: spaces are part of it */
-	bool keyed;    /* the whole value under a key that names the type (no pattern) */
-	bool prompted; /* the rest of a line after a `key:` that names the type (no pattern) */
+	bool quoted; /* the value was between quotes: spaces are part of it */
+	bool keyed;  /* the whole value under a key that names the type (no pattern) */
+	/* the rest of a line after a `key:` that names the type, or from where a pattern
+	 * found a street's start: the address is read out of it */
+	bool line_rest;
 };
 
 enum pii_validator {

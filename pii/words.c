@@ -19,8 +19,6 @@
 
 #define WORD_MAX 32 /* longer lines are not words a name would be */
 
-enum { SEEN_LOWER = 1, SEEN_CAPITAL = 2 };
-
 static uint64_t word_hash(const char *w, size_t n)
 {
 	return XXH3_64bits(w, n) | 1; /* never 0, the empty slot's mark */
@@ -81,7 +79,7 @@ int pii_common_words_load(struct pii_common_words *cw, const char *path)
 			s->hash = word_hash(word, n);
 			cw->n++;
 		}
-		s->seen |= capital ? SEEN_CAPITAL : SEEN_LOWER;
+		s->seen |= capital ? PII_WORD_CAPITAL : PII_WORD_LOWER;
 	}
 	fclose(f);
 	return 0;
@@ -93,22 +91,22 @@ void pii_common_words_free(struct pii_common_words *cw)
 	cw->slots = NULL;
 }
 
-bool pii_common_word(const struct pii_common_words *cw, const uint8_t *w, size_t n)
+unsigned pii_word_listed(const struct pii_common_words *cw, const uint8_t *w, size_t n)
 {
 	char low[WORD_MAX];
 	const struct pii_common_slot *s;
 
 	if (!cw->slots || n == 0 || n > WORD_MAX)
-		return false;
+		return 0;
 	for (size_t i = 0; i < n; i++) {
 		uint8_t c = w[i];
 
 		if (c >= 'A' && c <= 'Z')
 			c |= 0x20;
 		else if (c < 'a' || c > 'z')
-			return false;
+			return 0;
 		low[i] = (char)c;
 	}
 	s = slot_of(cw, word_hash(low, n));
-	return s->hash != 0 && s->seen == SEEN_LOWER;
+	return s->hash != 0 ? s->seen : 0;
 }

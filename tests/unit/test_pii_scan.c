@@ -856,6 +856,33 @@ static void test_address_prompt_in_text(void **state)
 		assert_text_finds(state, PII_ADDRESS, t[i].text, t[i].address);
 }
 
+/* Other countries' street lines in prose, after a word that says address: from the
+ * street's start to where prose goes on; without such a word, none. */
+static void test_address_streets_in_prose(void **state)
+{
+	static const struct {
+		const char *text, *address;
+	} t[] = {
+		{"INFO deliver to 73, rue Alphonse Hamel, 65233 Caron (leave at door) Culture "
+		 "blood",
+		 "73, rue Alphonse Hamel, 65233 Caron"},
+		{"moved to Gutestr. 219, 45245 Regensburg last spring",
+		 "Gutestr. 219, 45245 Regensburg"},
+		{"deliver to Dexstraat 306 (leave at door)", "Dexstraat 306"},
+		{"msg=\"moved to Rotonda Joey 4, Settimo Italo ligure, 69653 Rimini (VA) last "
+		 "spring\"",
+		 "Rotonda Joey 4, Settimo Italo ligure, 69653 Rimini (VA)"},
+		{"moved to Avenida Mónica Viñas 743 Apt. 76 last spring",
+		 "Avenida Mónica Viñas 743 Apt. 76"},
+		{"Via Roma 12 is where the old office was", NULL},  /* no word says address */
+		{"deliver the Spring 2 release to QA", NULL},	    /* no street */
+		{"shipped via Plaza 3 and the rest by road", NULL}, /* "Plaza 3": no street */
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
+		assert_text_finds(state, PII_ADDRESS, t[i].text, t[i].address);
+}
+
 static void test_mask(void **state)
 {
 	static const struct {
@@ -991,6 +1018,7 @@ int main(void)
 		cmocka_unit_test(test_field_needs),
 		cmocka_unit_test(test_field_inside),
 		cmocka_unit_test(test_address_prompt_in_text),
+		cmocka_unit_test(test_address_streets_in_prose),
 		cmocka_unit_test(test_sql_keyed),
 		cmocka_unit_test(test_address_keyed),
 		cmocka_unit_test(test_weak_name_key),
