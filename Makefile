@@ -75,8 +75,10 @@ FUZZ_BINS := $(FUZZ_TARGETS:%.c=$(BUILD)/%)
 BENCH_BINS := $(BENCH_SRCS:%.c=$(BUILD)/%)
 TOOL_BINS := $(TOOL_SRCS:%.c=$(BUILD)/%)
 # unit tests, benchmarks and fuzz targets may drive the engine through tests/lib/engine_harness.c,
-# and compare the PII engine's numeric windows with its whole-text scan (numeric_matches.c)
-HARNESS := $(BUILD)/tests/lib/engine_harness.o $(BUILD)/tests/lib/numeric_matches.o
+# compare the PII engine's numeric windows with its whole-text scan (numeric_matches.c),
+# and load the engine from rule text (pii_rules_text.c)
+HARNESS := $(BUILD)/tests/lib/engine_harness.o $(BUILD)/tests/lib/numeric_matches.o \
+	   $(BUILD)/tests/lib/pii_rules_text.o
 
 .PHONY: all deps run test unit bench fuzz format format-check clean
 all: $(BIN) $(if $(filter release,$(VARIANT)),build/wirewatch)

@@ -6,9 +6,10 @@
  * How it works: config/pii.yaml lists, per type, Hyperscan patterns, a validator written
  * in C (Luhn, mod 97, CRC32, public suffix list, ...), the key or column names that make a
  * value likely to be that type (context) or not (negative context), and base confidences.
- * pii_engine_load() compiles two Hyperscan databases once: a block-mode database for text
- * (a statement, a body, a log line) and an anchored one for short fields (one value per
- * column or parameter). A scan finds candidates with Hyperscan, works out the key each
+ * pii_engine_load() compiles the Hyperscan databases once: block-mode ones for text (a
+ * statement, a body, a log line; the digit-led patterns over its numeric windows only) and
+ * anchored ones for short fields (one value per column or parameter, one database per
+ * first byte). A scan finds candidates with Hyperscan, works out the key each
  * candidate sits under (INSERT column lists, `col = 'literal'`, JSON keys, query-string
  * names, or the column the caller passed), validates, scores and reports what clears the
  * configured minimum confidence.

@@ -14,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
 #include "pii/engine.h"
 #include "tests/lib/numeric_matches.h"
+#include "tests/lib/pii_rules_text.h"
 
 #define RULES "config/pii.yaml"
 
@@ -236,19 +236,14 @@ static void test_unnamed_kinds(void **state)
 		"    patterns:\n"
 		"      - {regex: '\\b(?:\\d{1,3}\\.){3}\\d{1,3}\\b', numeric: [dotted_quad]}\n";
 	static char text[16384];
-	char path[] = "/tmp/test_pii_numeric_XXXXXX", err[512];
+	char err[512];
 	struct pii_engine *e;
 	struct pii_scratch *s;
-	int fd = mkstemp(path);
 	uint64_t found = 0;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, rules, sizeof(rules) - 1), (ssize_t)(sizeof(rules) - 1));
-	close(fd);
-	if (pii_engine_load(&e, path, err, sizeof(err)))
+	if (pii_engine_load_text(&e, rules, err, sizeof(err)))
 		fail_msg("%s", err);
-	unlink(path);
 	assert_non_null(e->numeric_any_db);
 	s = pii_scratch_new(e);
 	assert_non_null(s);
@@ -293,18 +288,14 @@ static void test_numeric_only_rules(void **state)
 		"    context: [password]\n";
 	static const char text[] = "paid with 4111 1111 1111 1111 yesterday";
 	static const char secret[] = "hunter2-Correct-Horse";
-	char path[] = "/tmp/test_pii_numeric_XXXXXX", err[512];
+	char err[512];
 	struct pii_engine *e;
 	struct pii_scratch *s;
-	int fd = mkstemp(path), cards = 0, passwords = 0;
+	int cards = 0, passwords = 0;
 
 	(void)state;
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, rules, sizeof(rules) - 1), (ssize_t)(sizeof(rules) - 1));
-	close(fd);
-	if (pii_engine_load(&e, path, err, sizeof(err)))
+	if (pii_engine_load_text(&e, rules, err, sizeof(err)))
 		fail_msg("%s", err);
-	unlink(path);
 	assert_null(e->text_db);
 	s = pii_scratch_new(e);
 	assert_non_null(s);
