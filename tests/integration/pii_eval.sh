@@ -25,7 +25,7 @@ declare -A min_recall=(
 	[email]=0.97 [credit_card]=0.97 [iban]=0.97 [us_ssn]=0.97 [phone]=0.95 [ip_address]=0.96
 	[jwt]=0.97 [aws_access_key]=0.97 [aws_secret_key]=0.95 [github_token]=0.97
 	[slack_token]=0.97 [private_key]=0.97 [password]=0.95 [date_of_birth]=0.95
-	[person_name]=0.90 [address]=0.95
+	[person_name]=0.97 [address]=0.95
 )
 max_fp_per_mb=0.5
 

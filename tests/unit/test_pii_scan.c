@@ -682,6 +682,9 @@ static void test_common_words(void **state)
 		/* a sign-off names its writer */
 		{"thanks again.\nKind regards,\nÉdith Tanguy", "Édith Tanguy"},
 		{"Regards, the support team", NULL},
+		{"INFO billing: Signed by Adella Ebert yesterday", "Adella Ebert"},
+		{"Fix the parser.\n\nSigned-off-by: Jane Doe <jane@example.com>", "Jane Doe"},
+		{"Signed by System Administrator", NULL},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(t); i++)
