@@ -29,8 +29,11 @@ def ok(c, name):
     n += 1
     print(("ok %d - %s" if c else "not ok %d - %s") % (n, name))
 ins = [r for r in recs if r.get("command") == "INSERT 0 2"]
-ok(len(ins) == 1 and {p["type"] for p in ins[0].get("pii", [])} == {"email", "credit_card"},
-   "INSERT with an email and a card: both found in the query")
+# "Jane Doe" under the bare `name` column is a person's name (two words, neither an
+# ordinary one); "Bob Roe" is not taken ("roe" is an ordinary word)
+ok(len(ins) == 1 and {p["type"] for p in ins[0].get("pii", [])} == {"email", "credit_card",
+                                                                   "person_name"},
+   "INSERT with an email, a card and a name: all found in the query")
 ok(ins and "'j***@e***.org'" in ins[0]["query"] and "****-****-****-1111" in ins[0]["query"],
    "the query text shows the masked values")
 sel = [r for r in recs if r.get("query") == "SELECT id, email FROM customers WHERE id = 1"]
@@ -38,7 +41,8 @@ ok(sel and sel[0]["pii"] == [{"type": "email", "where": "result", "column": "ema
                               "confidence": sel[0]["pii"][0]["confidence"], "sample": "j***@e***.org"}]
    and sel[0]["pii"][0]["confidence"] >= 0.9, "result cell: email in column email, masked sample")
 ok(ins and {(p["type"], p["column"]) for p in ins[0]["pii"]} == {("email", "email"),
-                                                                 ("credit_card", "card")},
+                                                                 ("credit_card", "card"),
+                                                                 ("person_name", "name")},
    "INSERT findings name their columns from the column list")
 par = [r for r in recs if r.get("params") and any("@" in p for p in r["params"])]
 ok(par and all(p["column"] == "email" for r in par for p in r["pii"]),
