@@ -1527,6 +1527,14 @@ static size_t address_words(const uint8_t *p, size_t n)
 	return kept;
 }
 
+/* Where the part of an address line from i ends: at its next ", ", or at len. */
+static size_t part_end_from(const uint8_t *v, size_t len, size_t i)
+{
+	while (i < len && !(v[i] == ',' && i + 1 < len && v[i + 1] == ' '))
+		i++;
+	return i;
+}
+
 /*
  * The address that opens the rest of a line after an address prompt ("Address: Viale Elio
  * 11, San Cassiopea veneto, 20246 Trieste (TN) Weight civil dog."), for a line that does
@@ -1537,19 +1545,13 @@ static size_t address_words(const uint8_t *p, size_t n)
  */
 static size_t address_in_line(const uint8_t *v, size_t len)
 {
-	size_t part_end = 0, end, street = 0;
+	size_t part_end = part_end_from(v, len, 0), end, street = 0;
 	int parts = 0;
 
-	while (part_end < len &&
-	       !(v[part_end] == ',' && part_end + 1 < len && v[part_end + 1] == ' '))
-		part_end++;
 	/* "5, boulevard ...": the number is the street's */
 	if (part_end < len && house_number(v, part_end)) {
 		street = part_end + 2;
-		part_end = street;
-		while (part_end < len &&
-		       !(v[part_end] == ',' && part_end + 1 < len && v[part_end + 1] == ' '))
-			part_end++;
+		part_end = part_end_from(v, len, street);
 	} else if (part_end > 0) {
 		size_t w = 0;
 
@@ -1585,12 +1587,10 @@ static size_t address_in_line(const uint8_t *v, size_t len)
 	}
 	end = part_end;
 	while (end < len && parts < 4) {
-		size_t ps = end + 2, pe = ps, words = 1;
+		size_t ps = end + 2, pe = part_end_from(v, len, ps), words = 1;
 
-		while (pe < len && !(v[pe] == ',' && pe + 1 < len && v[pe + 1] == ' ')) {
-			words += v[pe] == ' ';
-			pe++;
-		}
+		for (size_t k = ps; k < pe; k++)
+			words += v[k] == ' ';
 		if (ps >= len || !(is_upper(v[ps]) || is_digit(v[ps]) || v[ps] >= 0x80))
 			break;
 		if (pe == len) { /* the last part: to where prose starts */
