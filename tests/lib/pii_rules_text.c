@@ -1,4 +1,4 @@
-/* Rule text to a temporary file and the engine loaded from it (pii_rules_text.h). */
+/* The engine loaded for a test from the shipped rules or from rule text (pii_rules_text.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,4 +31,15 @@ int pii_engine_load_text(struct pii_engine **e, const char *yaml, char *err, siz
 	ret = pii_engine_load(e, path, err, err_len);
 	unlink(path);
 	return ret;
+}
+
+int pii_engine_load_shipped(struct pii_engine **e)
+{
+	char err[512];
+
+	if (pii_engine_load(e, PII_RULES_DEFAULT, err, sizeof(err))) {
+		fprintf(stderr, "# %s\n", err);
+		return -1;
+	}
+	return 0;
 }

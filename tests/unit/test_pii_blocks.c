@@ -18,8 +18,7 @@
 #include <cmocka.h>
 
 #include "pii/engine.h"
-
-#define RULES "config/pii.yaml"
+#include "tests/lib/pii_rules_text.h"
 
 static const char *const isas[] = {"avx512bw", "avx2", "sse2", "bytes"};
 
@@ -37,13 +36,9 @@ static uint64_t rng(void)
 
 static int setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (pii_engine_load(&engine, RULES, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
+	if (pii_engine_load_shipped(&engine))
 		return -1;
-	}
 	return 0;
 }
 

@@ -21,8 +21,6 @@
 #include "tests/lib/numeric_matches.h"
 #include "tests/lib/pii_rules_text.h"
 
-#define RULES "config/pii.yaml"
-
 static struct pii_engine *engine;
 static struct pii_scratch *scratch;
 static struct numeric_matches whole, windowed;
@@ -60,13 +58,9 @@ static void assert_same(const char *text, size_t len)
 
 static int setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (pii_engine_load(&engine, RULES, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
+	if (pii_engine_load_shipped(&engine))
 		return -1;
-	}
 	scratch = pii_scratch_new(engine);
 	return scratch && engine->numeric ? 0 : -1;
 }

@@ -22,19 +22,13 @@
 #include "pii/engine.h"
 #include "tests/lib/pii_rules_text.h"
 
-#define RULES "config/pii.yaml"
-
 static struct pii_engine *engine;
 
 static int setup(void **state)
 {
-	char err[512];
-
 	(void)state;
-	if (pii_engine_load(&engine, RULES, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
+	if (pii_engine_load_shipped(&engine))
 		return -1;
-	}
 	return 0;
 }
 
